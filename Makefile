@@ -1,0 +1,68 @@
+# crest: a thin Makefile over CMake + ctest. `make run` and `make test` work on a fresh Debian
+# machine: they install the Debian packages they need first (as root), or say which are missing.
+
+BUILD      ?= build
+BUILD_TYPE ?= Release
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+HOST       ?= 0.0.0.0
+PORT       ?= 8080
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PYTHON     ?= /usr/bin/python3
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(if $(filter true,$(CI)),-DCREST_WERROR=ON,)
+
+BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev
+TEST_PKGS  = $(BUILD_PKGS) python3-pytest
+BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil
+
+.PHONY: all build run test unit e2e asan install bench bench-engine format format-check clean deps-build deps-test deps-bench
+
+all: build
+
+build: deps-build
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@ln -sf $(BUILD)/compile_commands.json compile_commands.json
+
+run: build
+	$(BUILD)/crest serve --host $(HOST) --port $(PORT) --db ./crest.db
+
+test: deps-test build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	CREST_BIN=$(abspath $(BUILD)/crest) CREST_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+e2e: build
+	CREST_BIN=$(abspath $(BUILD)/crest) CREST_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+asan: deps-build
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCREST_SANITIZE=ON $(if $(filter true,$(CI)),-DCREST_WERROR=ON,) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+install: deps-build
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+bench: bench-engine
+
+bench-engine: deps-bench build
+	$(PYTHON) bench/engine.py --crest $(BUILD)/crest
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan compile_commands.json
+
+deps-build:
+	@sh tools/ensure-packages.sh $(BUILD_PKGS)
+deps-test:
+	@sh tools/ensure-packages.sh $(TEST_PKGS)
+deps-bench:
+	@sh tools/ensure-packages.sh $(BENCH_PKGS)

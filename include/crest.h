@@ -1,0 +1,255 @@
+/* crest.h: the one public header of libcrest, a REST API framework and server in which memory is a
+ * measured, bounded resource. An application declares routes (method + path template + handler),
+ * handlers read the request and build a response, and crest_serve() runs the HTTP/1.1 engine:
+ * one epoll loop per worker thread, nothing shared on the request path.
+ *
+ * Conventions (as in the rest of crest):
+ * - Functions that can fail return int: 0, or a negative errno (-ENOMEM, -EINVAL, -ENOENT).
+ * - A struct crest_str is borrowed: it points into the request's buffers or arena and is valid
+ * until the handler's response is finished. Copy what must outlive the request.
+ * - Everything a handler allocates with crest_req_alloc() is freed when the response is written. */
+#ifndef CREST_H
+#define CREST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CREST_API __attribute__((visibility("default")))
+#define CREST_MUST_CHECK __attribute__((warn_unused_result))
+
+#define CREST_VERSION "0.1.0"
+#define CREST_ERR_LEN 256 /* size of the char err[] buffers startup calls fill */
+
+/* A borrowed byte slice; ptr is NULL when the thing it names is absent. */
+struct crest_str {
+    const char *ptr;
+    size_t len;
+};
+
+/* ------------------------------------------------------------------------------------------------
+ * Configuration */
+
+struct crest_config {
+    const char *host;              /* listen address, default "0.0.0.0" */
+    uint16_t port;                 /* default 8080 */
+    unsigned workers;              /* worker threads, default: online CPUs */
+    int backlog;                   /* listen(2) backlog, default 2048 (uvicorn's) */
+    uint32_t keepalive_timeout_ms; /* idle keep-alive connection closed after, default 5000 */
+    uint32_t header_timeout_ms;    /* request line + headers must arrive within, default 10000 */
+    uint32_t body_timeout_ms;      /* max gap between body reads / response writes, default 30000 */
+    uint32_t shutdown_timeout_ms;  /* graceful drain bound on SIGTERM/SIGINT, default 10000 */
+    uint32_t max_head_bytes;       /* request line + headers, default 16384 (414/431 past it) */
+    uint32_t max_headers;          /* default 100 (431 past it) */
+    uint32_t max_body_bytes;       /* default 1 MiB (413 past it) */
+    const char *db_path; /* store path, default "./crest.db" (used by the items service) */
+    bool quiet;          /* no startup report */
+};
+
+/* Fills cfg with the defaults listed above. */
+CREST_API void crest_config_defaults(struct crest_config *cfg);
+
+/* ------------------------------------------------------------------------------------------------
+ * Applications and routes */
+
+struct crest_app;
+struct crest_req;
+
+/* What a handler returns: the response is complete (CREST_DONE), or the handler will complete it
+ * later from another event of the same worker (CREST_PENDING) by calling crest_req_finish(). */
+enum crest_handler_result {
+    CREST_DONE = 0,
+    CREST_PENDING = 1,
+};
+
+typedef enum crest_handler_result (*crest_handler_fn)(struct crest_req *req, void *ud);
+
+/* A route declaration. The path template is made of static segments and parameters:
+ * "{name}" (a string segment) or "{name:int}" (an integer, checked before the handler runs:
+ * a non-integer answers 422 with loc ["path", name], as FastAPI does). Static routes win over
+ * parameterized ones. Strings are borrowed and must outlive the app (string literals do). */
+struct crest_route {
+    const char *method; /* "GET", "POST", ... ; GET routes answer HEAD too */
+    const char *path;   /* "/items/{item_id:int}" */
+    crest_handler_fn handler;
+    void *ud; /* passed to the handler */
+    const char *summary;
+    const char *description;
+    const char *tag;
+};
+
+/* Creates an application with no routes; title and version describe it (OpenAPI, --version).
+ * Returns NULL when out of memory. */
+CREST_API struct crest_app *crest_app_new(const char *title, const char *version);
+CREST_API void crest_app_free(struct crest_app *app);
+
+/* Adds a route. -EINVAL: bad method or template (the reason goes to err when err is not NULL);
+ * -EEXIST: the same method and template is already declared; -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_route(struct crest_app *app,
+                                                   const struct crest_route *route,
+                                                   char err[CREST_ERR_LEN]);
+
+/* Adds the built-in routes: GET /json → {"message":"Hello, World!"} and GET /healthz →
+ * {"status":"ok"}. */
+CREST_API CREST_MUST_CHECK int crest_app_add_builtin_routes(struct crest_app *app);
+
+/* Serves the app until SIGTERM or SIGINT, then drains gracefully (stop accepting, finish requests
+ * in flight, close idle connections) within cfg->shutdown_timeout_ms. Returns 0 after a graceful
+ * stop, or a negative errno when start-up fails (bind, epoll, threads), with a sentence in err. */
+CREST_API CREST_MUST_CHECK int crest_serve(struct crest_app *app, const struct crest_config *cfg,
+                                           char err[CREST_ERR_LEN]);
+
+/* Prints "[startup] Memory RSS = 1.21 MB (<phase>)" from /proc/self, like the psutil line people
+ * add to FastAPI apps. crest_serve() prints the "listening" one itself. */
+CREST_API void crest_report_startup_memory(const char *phase);
+
+/* Resident set size of this process in bytes, from /proc/self/statm; 0 if unreadable. */
+CREST_API uint64_t crest_rss_bytes(void);
+
+/* ------------------------------------------------------------------------------------------------
+ * Requests (valid inside a handler, and until crest_req_finish() for pending ones) */
+
+enum crest_method {
+    CREST_METHOD_UNKNOWN = 0,
+    CREST_METHOD_GET,
+    CREST_METHOD_HEAD,
+    CREST_METHOD_POST,
+    CREST_METHOD_PUT,
+    CREST_METHOD_DELETE,
+    CREST_METHOD_PATCH,
+    CREST_METHOD_OPTIONS,
+    CREST_METHOD_TRACE,
+    CREST_METHOD_CONNECT,
+};
+
+CREST_API enum crest_method crest_req_method(const struct crest_req *req);
+/* The path as sent, still percent-encoded, without the query. */
+CREST_API struct crest_str crest_req_path(const struct crest_req *req);
+/* The raw query string after '?', or {NULL, 0}. */
+CREST_API struct crest_str crest_req_query_string(const struct crest_req *req);
+/* The route template that matched ("/items/{item_id:int}"), for logs and metrics. */
+CREST_API struct crest_str crest_req_route(const struct crest_req *req);
+/* The value of the first header named name (case-insensitive), without surrounding whitespace;
+ * {NULL, 0} when absent. */
+CREST_API struct crest_str crest_req_header(const struct crest_req *req, const char *name);
+/* The request body (de-chunked), or {NULL, 0} when there is none. */
+CREST_API struct crest_str crest_req_body(const struct crest_req *req);
+
+/* Path parameters, percent-decoded. 0, or -ENOENT when the template has no such parameter. */
+CREST_API CREST_MUST_CHECK int crest_path_str(const struct crest_req *req, const char *name,
+                                              struct crest_str *out);
+/* 0, -ENOENT (no such parameter), -EINVAL (not an integer), -ERANGE (outside int64). */
+CREST_API CREST_MUST_CHECK int crest_path_int(const struct crest_req *req, const char *name,
+                                              int64_t *out);
+
+/* Query parameters (application/x-www-form-urlencoded: '+' is a space, %XX decoded). The first
+ * occurrence of name wins. 0, -ENOENT (absent), -EINVAL (malformed encoding or value), -ERANGE
+ * (out of range), -ENOMEM. Like luaL_checkinteger / luaL_optinteger, a caller that has a default
+ * treats -ENOENT as "use the default". */
+CREST_API CREST_MUST_CHECK int crest_query_str(struct crest_req *req, const char *name,
+                                               struct crest_str *out);
+CREST_API CREST_MUST_CHECK int crest_query_int(struct crest_req *req, const char *name,
+                                               int64_t *out);
+CREST_API CREST_MUST_CHECK int crest_query_double(struct crest_req *req, const char *name,
+                                                  double *out);
+/* Accepts true/false, 1/0, yes/no, on/off (case-insensitive), like FastAPI's bool. */
+CREST_API CREST_MUST_CHECK int crest_query_bool(struct crest_req *req, const char *name, bool *out);
+
+/* Allocates n bytes that live until the response is written (the request's arena); NULL when out
+ * of memory. */
+CREST_API void *crest_req_alloc(struct crest_req *req, size_t n);
+
+/* ------------------------------------------------------------------------------------------------
+ * Responses. A handler sets a status (default 200), optional headers and a body. Server, Date,
+ * Content-Length and Connection are crest's. */
+
+CREST_API void crest_res_status(struct crest_req *req, int status);
+/* Adds a header. -EINVAL when the name is not a token or the value holds CR, LF or NUL (so client
+ * bytes echoed into a header can never split the response); -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_res_header(struct crest_req *req, const char *name,
+                                                const char *value);
+/* Sets the body (copied) and its Content-Type. -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_res_body(struct crest_req *req, const char *content_type,
+                                              const void *body, size_t len);
+/* Answers {"detail": detail} with the given status. */
+CREST_API CREST_MUST_CHECK int crest_res_error(struct crest_req *req, int status,
+                                               const char *detail);
+
+struct crest_json;
+/* Sets the status, Content-Type application/json, and returns the writer of the body. */
+CREST_API struct crest_json *crest_res_json(struct crest_req *req, int status);
+
+/* Completes a response whose handler returned CREST_PENDING. Call it once, from the worker that
+ * ran the handler; the request and everything borrowed from it are gone afterwards. */
+CREST_API void crest_req_finish(struct crest_req *req);
+
+/* Calls cb(req, ud) once, after delay_ms, on the worker running the request: how a pending handler
+ * waits for time. -ENOMEM. */
+typedef void (*crest_req_timer_fn)(struct crest_req *req, void *ud);
+CREST_API CREST_MUST_CHECK int crest_req_timer(struct crest_req *req, uint32_t delay_ms,
+                                               crest_req_timer_fn cb, void *ud);
+
+/* ------------------------------------------------------------------------------------------------
+ * JSON writer (RFC 8259): commas and nesting are tracked for you; strings are escaped and always
+ * valid UTF-8 (invalid input bytes become U+FFFD); doubles are the shortest text that reads back
+ * to the same value; NaN and infinities, which JSON cannot represent, become null. Out of memory
+ * is sticky: writes after it do nothing and crest_json_error() returns -ENOMEM. */
+
+/* A standalone writer (for tests and tools); crest_res_json() gives one bound to a response. */
+CREST_API struct crest_json *crest_json_new(void);
+CREST_API void crest_json_free(struct crest_json *j);
+/* The text written so far; valid until the next write or free. */
+CREST_API struct crest_str crest_json_text(const struct crest_json *j);
+CREST_API int crest_json_error(const struct crest_json *j);
+
+CREST_API void crest_json_object_begin(struct crest_json *j);
+CREST_API void crest_json_object_end(struct crest_json *j);
+CREST_API void crest_json_array_begin(struct crest_json *j);
+CREST_API void crest_json_array_end(struct crest_json *j);
+/* Writes an object key; the next value written is its value. */
+CREST_API void crest_json_key(struct crest_json *j, const char *key);
+CREST_API void crest_json_key_len(struct crest_json *j, const char *key, size_t len);
+CREST_API void crest_json_string(struct crest_json *j, const char *s);
+CREST_API void crest_json_string_len(struct crest_json *j, const char *s, size_t len);
+CREST_API void crest_json_int(struct crest_json *j, int64_t v);
+CREST_API void crest_json_double(struct crest_json *j, double v);
+CREST_API void crest_json_bool(struct crest_json *j, bool v);
+CREST_API void crest_json_null(struct crest_json *j);
+
+/* ------------------------------------------------------------------------------------------------
+ * In-process test client, like FastAPI's TestClient: runs one request through the parser, router
+ * and handlers without a socket (pending handlers and their timers included) and returns the
+ * response. */
+
+struct crest_test_response {
+    int status;
+    char *raw; /* every byte answered, as it would go on the wire (owned) */
+    size_t raw_len;
+    size_t raw_cap;
+    struct crest_str head; /* the final response's status line and headers, inside raw */
+    struct crest_str body; /* from the end of head to the end of raw (one response: its body) */
+};
+
+/* method and target as on a request line ("GET", "/items/1?x=2"); body may be NULL. A body is
+ * sent with Content-Type: application/json. 0, -EINVAL (the request could not be formed), -ENOMEM.
+ */
+CREST_API CREST_MUST_CHECK int crest_test_request(struct crest_app *app, const char *method,
+                                                  const char *target, const char *body,
+                                                  struct crest_test_response *out);
+/* Sends raw bytes (one or more pipelined requests) and collects everything answered. */
+CREST_API CREST_MUST_CHECK int crest_test_raw(struct crest_app *app, const char *bytes, size_t len,
+                                              struct crest_test_response *out);
+/* A response header's value (case-insensitive name), or {NULL, 0}. */
+CREST_API struct crest_str crest_test_header(const struct crest_test_response *res,
+                                             const char *name);
+CREST_API void crest_test_response_fini(struct crest_test_response *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CREST_H */

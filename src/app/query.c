@@ -1,0 +1,73 @@
+/* app/query.c: query parameters, looked up by name in the raw query string on each call. A REST
+ * handler asks for two or three of them, so scanning beats building a table per request; only the
+ * value asked for is decoded, into the request arena. */
+#include "app/app.h"
+#include "app/percent.h"
+#include "app/scalar.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Whether the form-encoded key k[0..n) decodes to name. */
+static int key_is(const char *k, size_t n, const char *name, size_t name_len, char *scratch)
+{
+    if (!app_percent_needed(k, n, true))
+        return n == name_len && memcmp(k, name, n) == 0;
+    long d = app_percent_decode(k, n, true, scratch);
+    return d >= 0 && (size_t)d == name_len && memcmp(scratch, name, name_len) == 0;
+}
+
+CREST_API int crest_query_str(struct crest_req *req, const char *name, struct crest_str *out)
+{
+    struct crest_str q = req->http.query;
+    size_t name_len = strlen(name), i = 0;
+    char scratch[256];
+
+    while (q.ptr && i < q.len) {
+        const char *pair = q.ptr + i;
+        const char *amp = memchr(pair, '&', q.len - i);
+        size_t pair_len = amp ? (size_t)(amp - pair) : q.len - i;
+        const char *eq = memchr(pair, '=', pair_len);
+        size_t key_len = eq ? (size_t)(eq - pair) : pair_len;
+        i += pair_len + 1;
+        if (key_len > sizeof(scratch) || !key_is(pair, key_len, name, name_len, scratch))
+            continue;
+        const char *v = eq ? eq + 1 : pair + pair_len;
+        size_t v_len = eq ? pair_len - key_len - 1 : 0;
+        if (!app_percent_needed(v, v_len, true)) {
+            *out = (struct crest_str){v, v_len};
+            return 0;
+        }
+        char *dec = crest_req_alloc(req, v_len + 1);
+        if (!dec)
+            return -ENOMEM;
+        long n = app_percent_decode(v, v_len, true, dec);
+        if (n < 0)
+            return -EINVAL;
+        dec[n] = '\0';
+        *out = (struct crest_str){dec, (size_t)n};
+        return 0;
+    }
+    return -ENOENT;
+}
+
+CREST_API int crest_query_int(struct crest_req *req, const char *name, int64_t *out)
+{
+    struct crest_str s;
+    int err = crest_query_str(req, name, &s);
+    return err ? err : app_parse_int64(s.ptr, s.len, out);
+}
+
+CREST_API int crest_query_double(struct crest_req *req, const char *name, double *out)
+{
+    struct crest_str s;
+    int err = crest_query_str(req, name, &s);
+    return err ? err : app_parse_double(s.ptr, s.len, out);
+}
+
+CREST_API int crest_query_bool(struct crest_req *req, const char *name, bool *out)
+{
+    struct crest_str s;
+    int err = crest_query_str(req, name, &s);
+    return err ? err : app_parse_bool(s.ptr, s.len, out);
+}

@@ -1,0 +1,71 @@
+/* app/serve.c: crest_serve wires the layers together (net ← http ← app) and prints the startup
+ * report once every worker listens. */
+#include "app/app.h"
+#include "http/server.h"
+#include "net/server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+CREST_API void crest_config_defaults(struct crest_config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->host = "0.0.0.0";
+    cfg->port = 8080;
+    cfg->workers = cpus > 0 ? (unsigned)cpus : 1;
+    cfg->backlog = 2048;
+    cfg->keepalive_timeout_ms = 5000;
+    cfg->header_timeout_ms = 10000;
+    cfg->body_timeout_ms = 30000;
+    cfg->shutdown_timeout_ms = 10000;
+    cfg->max_head_bytes = 16384;
+    cfg->max_headers = 100;
+    cfg->max_body_bytes = 1 << 20;
+    cfg->db_path = "./crest.db";
+}
+
+/* Builds the HTTP server description of an app; shared with the test client. */
+void app_http_server(struct http_server *srv, struct crest_app *app,
+                     const struct crest_config *cfg);
+void app_http_server(struct http_server *srv, struct crest_app *app, const struct crest_config *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->net.host = cfg->host;
+    srv->net.port = cfg->port;
+    srv->net.backlog = cfg->backlog;
+    srv->net.workers = cfg->workers;
+    srv->net.keepalive_timeout_ms = cfg->keepalive_timeout_ms;
+    srv->net.header_timeout_ms = cfg->header_timeout_ms;
+    srv->net.body_timeout_ms = cfg->body_timeout_ms;
+    srv->net.shutdown_timeout_ms = cfg->shutdown_timeout_ms;
+    srv->net.io_cache = 16;
+    srv->max_head_bytes = cfg->max_head_bytes;
+    srv->max_headers = cfg->max_headers;
+    srv->max_body_bytes = cfg->max_body_bytes;
+    srv->request_size = sizeof(struct crest_req);
+    srv->handle = app_dispatch;
+    srv->app = app;
+    http_server_init(srv);
+}
+
+static void on_listening(void *ud, const struct net_config *net)
+{
+    const struct crest_config *cfg = ud;
+    if (cfg->quiet)
+        return;
+    crest_report_startup_memory("listening");
+    printf("crest running on http://%s:%u (%u worker%s)\n", net->host, net->port, net->workers,
+           net->workers == 1 ? "" : "s");
+    printf("Application startup complete.\n");
+    fflush(stdout);
+}
+
+CREST_API int crest_serve(struct crest_app *app, const struct crest_config *cfg,
+                          char err[CREST_ERR_LEN])
+{
+    struct http_server srv;
+    app_http_server(&srv, app, cfg);
+    return net_server_run(&srv.net, &srv.ops, &srv, on_listening, (void *)cfg, err);
+}

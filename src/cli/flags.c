@@ -1,0 +1,246 @@
+/* cli/flags.c: a table of flags, each with a parser for its value. Names follow uvicorn where it
+ * has one (--host, --port, --workers, --backlog, --timeout-keep-alive,
+ * --timeout-graceful-shutdown), so a FastAPI user's command line mostly carries over. */
+#include "flags.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum value_kind {
+    V_STRING,
+    V_PORT,
+    V_COUNT,   /* 1..UINT32_MAX */
+    V_SECONDS, /* decimal seconds → milliseconds */
+    V_BYTES,   /* 1024, 16K, 1M, 1G */
+    V_SWITCH,  /* takes no value */
+};
+
+struct flag {
+    const char *name;
+    enum value_kind kind;
+    size_t offset; /* into struct crest_config */
+    const char *help;
+};
+
+#define CFG(field) offsetof(struct crest_config, field)
+
+static const struct flag flags[] = {
+    {"--host", V_STRING, CFG(host), "address to listen on (default 0.0.0.0; env HOST)"},
+    {"--port", V_PORT, CFG(port), "port to listen on (default 8080; env PORT)"},
+    {"--workers", V_COUNT, CFG(workers),
+     "worker threads (default: online CPUs; env CREST_WORKERS)"},
+    {"--db", V_STRING, CFG(db_path), "database path (default ./crest.db)"},
+    {"--backlog", V_COUNT, CFG(backlog), "listen backlog (default 2048)"},
+    {"--timeout-keep-alive", V_SECONDS, CFG(keepalive_timeout_ms),
+     "close idle keep-alive connections after SECONDS (default 5)"},
+    {"--timeout-header", V_SECONDS, CFG(header_timeout_ms),
+     "request line and headers must arrive within SECONDS, else 408 (default 10)"},
+    {"--timeout-body", V_SECONDS, CFG(body_timeout_ms),
+     "max SECONDS between body reads or response writes (default 30)"},
+    {"--timeout-graceful-shutdown", V_SECONDS, CFG(shutdown_timeout_ms),
+     "on SIGTERM/SIGINT, drain for at most SECONDS (default 10)"},
+    {"--max-head-bytes", V_BYTES, CFG(max_head_bytes),
+     "request line + headers limit (default 16K; 414/431 past it)"},
+    {"--max-headers", V_COUNT, CFG(max_headers), "header count limit (default 100; 431)"},
+    {"--max-body-bytes", V_BYTES, CFG(max_body_bytes), "request body limit (default 1M; 413)"},
+    {"--quiet", V_SWITCH, CFG(quiet), "no startup report"},
+};
+
+void cli_usage(FILE *out)
+{
+    fprintf(out, "usage: crest serve [options]\n"
+                 "       crest --help | --version\n\n"
+                 "Serves the crest items API and built-in routes over HTTP/1.1.\n\noptions:\n");
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        fprintf(out, "  %-30s %s\n", flags[i].name, flags[i].help);
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+')
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (errno || end == s)
+        return -EINVAL;
+    if (*end) {
+        const char *units = "KMG";
+        const char *u = strchr(units, *end & ~0x20);
+        if (!u || end[1])
+            return -EINVAL;
+        shift = 10 * (unsigned)(u - units + 1);
+    }
+    if (v == 0 || v > (UINT32_MAX >> shift))
+        return -EINVAL;
+    *out = v << shift;
+    return 0;
+}
+
+static int parse_seconds(const char *s, uint32_t *ms)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v <= 0 || v > 86400)
+        return -EINVAL;
+    *ms = (uint32_t)ceil(v * 1000);
+    return 0;
+}
+
+static int set_value(const struct flag *f, const char *value, struct crest_config *cfg)
+{
+    char *field = (char *)cfg + f->offset;
+    uint64_t v;
+    uint32_t ms;
+
+    switch (f->kind) {
+    case V_STRING:
+        if (!*value)
+            return -EINVAL;
+        *(const char **)field = value;
+        return 0;
+    case V_PORT:
+        if (parse_u64(value, 65535, &v) || v == 0)
+            return -EINVAL;
+        *(uint16_t *)field = (uint16_t)v;
+        return 0;
+    case V_COUNT:
+        if (parse_u64(value, f->offset == CFG(backlog) ? INT_MAX : UINT32_MAX, &v) || v == 0)
+            return -EINVAL;
+        if (f->offset == CFG(backlog))
+            *(int *)field = (int)v;
+        else
+            *(uint32_t *)field = (uint32_t)v;
+        return 0;
+    case V_SECONDS:
+        if (parse_seconds(value, &ms))
+            return -EINVAL;
+        *(uint32_t *)field = ms;
+        return 0;
+    case V_BYTES:
+        if (parse_bytes(value, &v))
+            return -EINVAL;
+        *(uint32_t *)field = (uint32_t)v;
+        return 0;
+    case V_SWITCH:
+        *(bool *)field = true;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static const struct flag *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
+            return &flags[i];
+    return NULL;
+}
+
+/* Environment first, so that flags parsed afterwards override it. */
+static int apply_env(struct crest_config *cfg, char *err)
+{
+    static const struct {
+        const char *env;
+        const char *flag;
+    } vars[] = {{"HOST", "--host"}, {"PORT", "--port"}, {"CREST_WORKERS", "--workers"}};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i].env);
+        if (!v)
+            continue;
+        if (set_value(find_flag(vars[i].flag, strlen(vars[i].flag)), v, cfg)) {
+            snprintf(err, CREST_ERR_LEN, "crest: invalid value for environment variable %s: '%s'",
+                     vars[i].env, v);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int parse_serve_flags(int argc, char **argv, int i, struct crest_config *cfg, char *err)
+{
+    for (; i < argc; i++) {
+        const char *arg = argv[i], *eq = strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const struct flag *f = find_flag(arg, name_len);
+        const char *value = eq ? eq + 1 : NULL;
+
+        if (!f) {
+            snprintf(err, CREST_ERR_LEN, "crest: unknown option '%.*s' (see crest --help)",
+                     (int)name_len, arg);
+            return -EINVAL;
+        }
+        if (f->kind == V_SWITCH) {
+            if (value) {
+                snprintf(err, CREST_ERR_LEN, "crest: option %s takes no value", f->name);
+                return -EINVAL;
+            }
+        } else if (!value) {
+            if (i + 1 >= argc) {
+                snprintf(err, CREST_ERR_LEN, "crest: option %s needs a value", f->name);
+                return -EINVAL;
+            }
+            value = argv[++i];
+        }
+        if (set_value(f, value ? value : "", cfg)) {
+            snprintf(err, CREST_ERR_LEN, "crest: invalid value for %s: '%s'", f->name, value);
+            return -EINVAL;
+        }
+    }
+    if (cfg->workers > 255) {
+        snprintf(err, CREST_ERR_LEN, "crest: invalid value for --workers: at most 255");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, struct crest_config *cfg, enum cli_command *cmd, char *err)
+{
+    crest_config_defaults(cfg);
+    if (argc < 2) {
+        snprintf(err, CREST_ERR_LEN, "crest: missing command (try: crest serve, crest --help)");
+        return -EINVAL;
+    }
+    const char *a = argv[1];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
+        *cmd = CLI_HELP;
+        return 0;
+    }
+    if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0 || strcmp(a, "version") == 0) {
+        *cmd = CLI_VERSION;
+        return 0;
+    }
+    if (strcmp(a, "serve") != 0) {
+        snprintf(err, CREST_ERR_LEN, "crest: unknown command '%s' (try: crest --help)", a);
+        return -EINVAL;
+    }
+    *cmd = CLI_SERVE;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            *cmd = CLI_HELP;
+            return 0;
+        }
+    }
+    int rc = apply_env(cfg, err);
+    return rc ? rc : parse_serve_flags(argc, argv, 2, cfg, err);
+}

@@ -1,0 +1,58 @@
+/* cli/main.c: the crest binary: parse the command line, build the app from the public API only,
+ * report memory at each startup phase, serve. */
+#include "crest.h"
+#include "flags.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static struct crest_app *build_app(char *err)
+{
+    struct crest_app *app = crest_app_new("crest items API", CREST_VERSION);
+    if (!app) {
+        snprintf(err, CREST_ERR_LEN, "out of memory");
+        return NULL;
+    }
+    if (crest_app_add_builtin_routes(app) != 0) {
+        snprintf(err, CREST_ERR_LEN, "cannot declare the built-in routes");
+        crest_app_free(app);
+        return NULL;
+    }
+    return app;
+}
+
+int main(int argc, char **argv)
+{
+    struct crest_config cfg;
+    enum cli_command cmd;
+    char err[CREST_ERR_LEN] = "";
+
+    if (cli_parse(argc, argv, &cfg, &cmd, err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (cmd == CLI_HELP) {
+        cli_usage(stdout);
+        return 0;
+    }
+    if (cmd == CLI_VERSION) {
+        printf("crest %s\n", CREST_VERSION);
+        return 0;
+    }
+    if (!cfg.quiet)
+        crest_report_startup_memory("process start");
+    struct crest_app *app = build_app(err);
+    if (!app) {
+        fprintf(stderr, "crest: %s\n", err);
+        return 1;
+    }
+    if (!cfg.quiet)
+        crest_report_startup_memory("configuration ready");
+    int rc = crest_serve(app, &cfg, err);
+    crest_app_free(app);
+    if (rc != 0) {
+        fprintf(stderr, "crest: %s\n", err);
+        return 1;
+    }
+    return 0;
+}

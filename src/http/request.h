@@ -1,0 +1,53 @@
+/* http/request.h: one HTTP request and the response being built for it, as the session hands it
+ * to the application. Slices point into the connection's read buffer or the request arena and
+ * live until the response is finished. The application's own request type embeds this struct
+ * first and adds what it needs (the session reserves http_server.request_size bytes). */
+#ifndef CREST_HTTP_REQUEST_H
+#define CREST_HTTP_REQUEST_H
+
+#include "crest.h"
+#include "http/parse.h"
+#include "mem/arena.h"
+#include "mem/buf.h"
+#include "net/loop.h"
+
+struct net_worker;
+struct net_conn;
+struct http_request;
+
+struct http_timer {
+    struct net_timer timer;
+    struct http_request *req;
+    crest_req_timer_fn cb;
+    void *ud;
+    struct http_timer *next;
+};
+
+struct http_request {
+    struct net_worker *worker;
+    struct net_conn *conn;
+    const char *buf; /* first byte of the request: parser offsets are relative to it */
+    const struct http_parser *parser;
+    uint8_t method;     /* enum crest_method */
+    bool head_only;     /* HEAD: send the headers a GET would, no body */
+    bool close;         /* Connection: close after this response */
+    bool keep_alive_10; /* an HTTP/1.0 keep-alive client: say so in the response */
+    bool pending;       /* the handler returned CREST_PENDING and has not finished */
+    bool finished;      /* crest_req_finish was called inside the handler */
+    bool in_handler;
+    uint16_t status;
+    struct crest_str target; /* as sent */
+    struct crest_str path;   /* still percent-encoded, no query */
+    struct crest_str query;
+    struct crest_str body;
+    const char *content_type; /* static or arena storage */
+    struct mem_arena *arena;
+    struct mem_buf *res_headers; /* "Name: value\r\n" lines added by the handler */
+    struct mem_buf *res_body;
+    struct http_timer *timers;
+};
+
+/* Finishes the response of a pending request from outside its handler. */
+void http_request_finish(struct http_request *req);
+
+#endif

@@ -1,0 +1,32 @@
+/* http/server.h: the HTTP layer's configuration and its hook into net (struct net_conn_ops) and
+ * into the application above (handle). Shared read-only by all workers. */
+#ifndef CREST_HTTP_SERVER_H
+#define CREST_HTTP_SERVER_H
+
+#include "http/request.h"
+#include "net/worker.h"
+
+/* Runs the application for a complete request: it fills the response, or sets req->pending and
+ * later calls http_request_finish. */
+typedef void (*http_handle_fn)(void *app, struct http_request *req);
+
+struct http_server {
+    struct net_config net;
+    uint32_t max_head_bytes;
+    uint32_t max_headers;
+    uint32_t max_body_bytes;
+    size_t request_size; /* the application's request struct, struct http_request first */
+    http_handle_fn handle;
+    void *app;
+    struct net_conn_ops ops;
+};
+
+/* Fills srv->ops and derived sizes; call after the fields above are set. */
+void http_server_init(struct http_server *srv);
+
+/* Appends a complete response with {"detail": detail} (JSON-escaped) to out; for errors crest
+ * answers itself (parse errors, 404, 408). */
+int http_append_error(struct mem_buf *out, unsigned status, const char *detail, bool close,
+                      const char *extra_headers);
+
+#endif

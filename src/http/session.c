@@ -1,0 +1,406 @@
+/* http/session.c: HTTP/1.1 on one connection, between net (bytes in, bytes out) and the
+ * application (one request at a time). Requests are parsed in place in the read buffer, pipelined
+ * ones answered in order, their responses appended to one output buffer that net writes once.
+ * The session lives in the connection's pooled io block, so an idle connection keeps none of it;
+ * its response buffers stay with the block and are reused, so steady load allocates nothing. */
+#include "http/server.h"
+
+#include "http/chunked.h"
+#include "http/response.h"
+#include "mem/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    ARENA_FIRST_BYTES = 1024,
+    OUT_HIGH_WATER = 64 << 10, /* stop answering pipelined requests until this much is written */
+    KEEP_BUF_BYTES = 64 << 10, /* per-session buffers larger than this are freed, not kept */
+};
+
+enum session_phase {
+    PHASE_HEAD,
+    PHASE_BODY,
+    PHASE_HANDLER,
+};
+
+struct http_session {
+    struct http_parser parser;
+    struct http_chunked chunked;
+    struct mem_buf body;        /* MEM_BODY: a body too large to stay in place, or chunked */
+    struct mem_buf res_headers; /* MEM_OUT */
+    struct mem_buf res_body;    /* MEM_OUT */
+    struct mem_arena arena;
+    uint8_t phase;
+    bool body_moved; /* the body is gathered in `body`; the read buffer keeps only the head */
+    bool closing;    /* the last response said Connection: close */
+    _Alignas(16) char arena_first[ARENA_FIRST_BYTES];
+    /* then the application's request (request_size bytes), then the header array */
+};
+
+static size_t align16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+static struct http_session *session_of(struct net_conn *c)
+{
+    return net_io_session(c->io);
+}
+
+static struct http_request *request_of(struct http_session *s)
+{
+    return (struct http_request *)((char *)s + align16(sizeof(*s)));
+}
+
+static struct http_header *headers_of(const struct http_server *srv, struct http_session *s)
+{
+    return (struct http_header *)((char *)request_of(s) + align16(srv->request_size));
+}
+
+/* ---- errors crest answers itself ---- */
+
+int http_append_error(struct mem_buf *out, unsigned status, const char *detail, bool close,
+                      const char *extra_headers)
+{
+    struct mem_buf body = {0};
+    struct mem_buf hdrs = {0};
+    struct http_request req = {0};
+    int err = 0;
+
+    err |= mem_buf_append(&body, MEM_OUT, "{\"detail\":\"", 11);
+    for (const char *p = detail; *p; p++) { /* details are crest's own ASCII text */
+        if (*p == '"' || *p == '\\')
+            err |= mem_buf_append(&body, MEM_OUT, "\\", 1);
+        err |= mem_buf_append(&body, MEM_OUT, p, 1);
+    }
+    err |= mem_buf_append(&body, MEM_OUT, "\"}", 2);
+    if (extra_headers)
+        err |= mem_buf_append(&hdrs, MEM_OUT, extra_headers, strlen(extra_headers));
+    req.status = (uint16_t)status;
+    req.close = close;
+    req.content_type = "application/json";
+    req.res_body = &body;
+    req.res_headers = &hdrs;
+    if (!err)
+        err = http_response_render(out, &req, time(NULL));
+    mem_buf_fini(&body, MEM_OUT);
+    mem_buf_fini(&hdrs, MEM_OUT);
+    return err ? -ENOMEM : 0;
+}
+
+static enum net_verdict fail_and_close(struct http_session *s, struct net_io *io, unsigned status,
+                                       const char *detail)
+{
+    s->closing = true;
+    (void)http_append_error(&io->out, status, detail, true, NULL); /* no memory: just close */
+    return NET_CLOSE;
+}
+
+/* ---- the session's life in an io block ---- */
+
+static void session_start(void *ctx, struct net_worker *w, struct net_conn *c)
+{
+    const struct http_server *srv = ctx;
+    struct http_session *s = session_of(c);
+    (void)w;
+
+    http_parser_init(&s->parser, headers_of(srv, s), srv->max_headers, srv->max_head_bytes);
+    memset(&s->chunked, 0, sizeof(s->chunked));
+    mem_arena_init(&s->arena, s->arena_first, sizeof(s->arena_first));
+    s->phase = PHASE_HEAD;
+    s->body_moved = false;
+    s->closing = false;
+}
+
+static void stop_timers(struct http_request *req)
+{
+    for (struct http_timer *t = req->timers; t; t = t->next)
+        net_timer_stop(&req->worker->loop, &t->timer);
+    req->timers = NULL;
+}
+
+static void trim(struct mem_buf *b, enum mem_tag tag)
+{
+    b->len = 0;
+    if (b->cap > KEEP_BUF_BYTES)
+        mem_buf_fini(b, tag);
+}
+
+/* Forgets the current request, keeping reusable buffers. */
+static void request_reset(struct http_session *s)
+{
+    http_parser_reset(&s->parser);
+    memset(&s->chunked, 0, sizeof(s->chunked));
+    mem_arena_reset(&s->arena);
+    trim(&s->body, MEM_BODY);
+    trim(&s->res_headers, MEM_OUT);
+    trim(&s->res_body, MEM_OUT);
+    s->phase = PHASE_HEAD;
+    s->body_moved = false;
+}
+
+static void session_stop(void *ctx, struct net_worker *w, struct net_conn *c)
+{
+    struct http_session *s = session_of(c);
+    (void)ctx;
+    (void)w;
+    if (s->phase == PHASE_HANDLER)
+        stop_timers(request_of(s)); /* forced close of a pending request at shutdown */
+    request_reset(s);
+    mem_buf_fini(&s->body, MEM_BODY);
+}
+
+static void session_fini(void *ctx, struct net_io *io)
+{
+    struct http_session *s = net_io_session(io);
+    (void)ctx;
+    mem_buf_fini(&s->body, MEM_BODY);
+    mem_buf_fini(&s->res_headers, MEM_OUT);
+    mem_buf_fini(&s->res_body, MEM_OUT);
+}
+
+static void on_timeout(void *ctx, struct net_worker *w, struct net_conn *c)
+{
+    (void)ctx;
+    (void)w;
+    if (c->io && session_of(c)->phase != PHASE_HANDLER)
+        fail_and_close(session_of(c), c->io, 408, "Request Timeout");
+}
+
+/* ---- bodies ---- */
+
+/* Removes n bytes at `at` from the read buffer, keeping what follows (pipelined requests). */
+static void cut_input(struct net_io *io, char *at, uint32_t n)
+{
+    char *end = io->in + io->in_len;
+    memmove(at, at + n, (size_t)(end - at - n));
+    io->in_len -= n;
+}
+
+/* RFC 9112 6.3: the body's length comes from Transfer-Encoding: chunked, else Content-Length, else
+ * it is empty. A body that would not fit the read buffer is gathered into s->body. */
+static enum net_verdict begin_body(const struct http_server *srv, struct http_session *s,
+                                   struct net_io *io)
+{
+    const struct http_parser *p = &s->parser;
+    uint32_t avail = io->in_len - io->in_off;
+
+    if (p->has_content_length && p->content_length > srv->max_body_bytes)
+        return fail_and_close(s, io, 413, "Request body too large");
+    if (p->chunked) {
+        s->body_moved = true;
+    } else if (p->has_content_length && p->head_len + p->content_length > io->in_cap) {
+        s->body_moved = true;
+        if (mem_buf_reserve(&s->body, MEM_BODY, p->content_length) != 0)
+            return fail_and_close(s, io, 503, "Service Unavailable");
+    }
+    /* RFC 9110 10.1.1: answer 100 only when the client waits for it, before any body byte */
+    if (p->expect_continue && p->version_minor >= 1 && avail == p->head_len) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (mem_buf_append(&io->out, MEM_OUT, cont, sizeof(cont) - 1) != 0)
+            return fail_and_close(s, io, 503, "Service Unavailable");
+    }
+    s->phase = PHASE_BODY;
+    return NET_WANT_BODY;
+}
+
+static enum net_verdict read_chunked(const struct http_server *srv, struct http_session *s,
+                                     struct net_io *io)
+{
+    char *data = io->in + io->in_off + s->parser.head_len;
+    uint32_t len = io->in_len - io->in_off - s->parser.head_len, consumed;
+    enum http_chunked_status st = http_chunked_decode(&s->chunked, data, &len, &consumed);
+
+    if (st == HTTP_CHUNKED_ERROR)
+        return fail_and_close(s, io, 400, "Invalid chunked body");
+    if ((uint64_t)s->body.len + len > srv->max_body_bytes)
+        return fail_and_close(s, io, 413, "Request body too large");
+    if (mem_buf_append(&s->body, MEM_BODY, data, len) != 0)
+        return fail_and_close(s, io, 503, "Service Unavailable");
+    cut_input(io, data, consumed);
+    return st == HTTP_CHUNKED_DONE ? NET_WANT_REQUEST : NET_WANT_BODY;
+}
+
+/* NET_WANT_REQUEST when the body is complete, NET_WANT_BODY for more, NET_CLOSE on error. */
+static enum net_verdict read_body(const struct http_server *srv, struct http_session *s,
+                                  struct net_io *io)
+{
+    const struct http_parser *p = &s->parser;
+    uint32_t after_head = io->in_len - io->in_off - p->head_len;
+
+    if (p->chunked)
+        return read_chunked(srv, s, io);
+    if (!p->has_content_length)
+        return NET_WANT_REQUEST;
+    if (!s->body_moved)
+        return after_head >= p->content_length ? NET_WANT_REQUEST : NET_WANT_BODY;
+    uint32_t missing = (uint32_t)p->content_length - s->body.len;
+    uint32_t take = after_head < missing ? after_head : missing;
+    char *data = io->in + io->in_off + p->head_len;
+    if (mem_buf_append(&s->body, MEM_BODY, data, take) != 0)
+        return fail_and_close(s, io, 503, "Service Unavailable");
+    cut_input(io, data, take);
+    return s->body.len == p->content_length ? NET_WANT_REQUEST : NET_WANT_BODY;
+}
+
+/* ---- requests ---- */
+
+/* Splits the target into path and query; an absolute-form target's scheme and authority go. */
+static void split_target(struct http_request *req)
+{
+    const char *t = req->target.ptr, *end = t + req->target.len;
+
+    if (*t != '/' && *t != '*') {
+        const char *authority = strstr(t, "://");
+        const char *path = authority && authority < end
+                               ? memchr(authority + 3, '/', (size_t)(end - authority - 3))
+                               : NULL;
+        if (!path) {
+            req->path = (struct crest_str){"/", 1};
+            const char *q = memchr(t, '?', req->target.len);
+            req->query =
+                q ? (struct crest_str){q + 1, (size_t)(end - q - 1)} : (struct crest_str){NULL, 0};
+            return;
+        }
+        t = path;
+    }
+    const char *q = memchr(t, '?', (size_t)(end - t));
+    req->path = (struct crest_str){t, (size_t)((q ? q : end) - t)};
+    req->query = q ? (struct crest_str){q + 1, (size_t)(end - q - 1)} : (struct crest_str){NULL, 0};
+}
+
+static void request_prepare(const struct http_server *srv, struct http_session *s,
+                            struct net_worker *w, struct net_conn *c)
+{
+    const struct http_parser *p = &s->parser;
+    struct http_request *req = request_of(s);
+    const char *start = c->io->in + c->io->in_off;
+
+    memset(req, 0, srv->request_size);
+    req->worker = w;
+    req->conn = c;
+    req->buf = start;
+    req->parser = p;
+    req->method = p->method;
+    req->head_only = p->method == CREST_METHOD_HEAD;
+    req->close = !p->keep_alive || net_worker_draining(w);
+    req->keep_alive_10 = p->version_minor == 0 && !req->close;
+    req->status = 200;
+    req->target = (struct crest_str){start + p->target_off, p->target_len};
+    split_target(req);
+    if (s->body_moved)
+        req->body = (struct crest_str){s->body.ptr ? s->body.ptr : "", s->body.len};
+    else if (p->has_content_length)
+        req->body = (struct crest_str){start + p->head_len, (size_t)p->content_length};
+    req->arena = &s->arena;
+    req->res_headers = &s->res_headers;
+    req->res_body = &s->res_body;
+}
+
+/* The response is complete: serialise it, consume the request's bytes, get ready for the next. */
+static enum net_verdict request_complete(struct http_session *s, struct net_worker *w,
+                                         struct net_conn *c)
+{
+    struct http_request *req = request_of(s);
+    struct net_io *io = c->io;
+
+    stop_timers(req);
+    if (http_response_render(&io->out, req, w->loop.now_sec) != 0)
+        req->close = true; /* no memory for the answer: the client sees the connection end */
+    io->in_off += s->parser.head_len + (s->body_moved ? 0 : (uint32_t)s->parser.content_length);
+    c->n_requests++;
+    s->closing = req->close;
+    request_reset(s);
+    return s->closing ? NET_CLOSE : NET_WANT_REQUEST;
+}
+
+static enum net_verdict dispatch(const struct http_server *srv, struct http_session *s,
+                                 struct net_worker *w, struct net_conn *c)
+{
+    struct http_request *req;
+
+    request_prepare(srv, s, w, c);
+    req = request_of(s);
+    req->in_handler = true;
+    srv->handle(srv->app, req);
+    req->in_handler = false;
+    if (req->pending) {
+        s->phase = PHASE_HANDLER;
+        return NET_BUSY;
+    }
+    return request_complete(s, w, c);
+}
+
+static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_conn *c)
+{
+    const struct http_server *srv = ctx;
+    struct http_session *s = session_of(c);
+    struct net_io *io = c->io;
+    enum net_verdict v;
+
+    for (;;) {
+        if (s->closing)
+            return NET_CLOSE;
+        if (io->out.len - io->out_pos >= OUT_HIGH_WATER)
+            return NET_WANT_HEAD; /* net writes, then calls again */
+        switch (s->phase) {
+        case PHASE_HEAD: {
+            uint32_t avail = io->in_len - io->in_off;
+            switch (http_parse_head(&s->parser, io->in + io->in_off, avail)) {
+            case HTTP_PARSE_AGAIN:
+                return avail ? NET_WANT_HEAD : NET_WANT_REQUEST;
+            case HTTP_PARSE_ERROR:
+                return fail_and_close(s, io, s->parser.status, s->parser.error);
+            case HTTP_PARSE_DONE:
+                break;
+            }
+            v = begin_body(srv, s, io);
+            if (v == NET_CLOSE)
+                return v;
+            break;
+        }
+        case PHASE_BODY:
+            v = read_body(srv, s, io);
+            if (v != NET_WANT_REQUEST)
+                return v;
+            v = dispatch(srv, s, w, c);
+            if (v != NET_WANT_REQUEST)
+                return v;
+            break;
+        default:
+            return NET_BUSY;
+        }
+    }
+}
+
+void http_request_finish(struct http_request *req)
+{
+    struct net_conn *c = req->conn;
+
+    if (req->in_handler) {
+        req->finished = true; /* finished before the handler even returned */
+        return;
+    }
+    if (!req->pending)
+        return;
+    req->pending = false;
+    (void)request_complete(session_of(c), req->worker, c); /* s->closing carries a close */
+    net_conn_resume(req->worker, c);
+}
+
+void http_server_init(struct http_server *srv)
+{
+    if (srv->request_size < sizeof(struct http_request))
+        srv->request_size = sizeof(struct http_request);
+    srv->ops.session_size = align16(sizeof(struct http_session)) + align16(srv->request_size) +
+                            (size_t)srv->max_headers * sizeof(struct http_header);
+    srv->ops.session_start = session_start;
+    srv->ops.on_input = on_input;
+    srv->ops.on_timeout = on_timeout;
+    srv->ops.session_stop = session_stop;
+    srv->ops.session_fini = session_fini;
+    /* the read buffer holds a whole head plus room to stream a body through */
+    srv->net.in_cap = srv->max_head_bytes + 4096;
+}

@@ -1,0 +1,64 @@
+/* mem/mem.h: the accounting allocator. Every allocation crest makes names a tag and, on free, the
+ * size it asked for (as Lua's allocator does), so live bytes per tag are exact without a block
+ * header. Counters live in one cache-line-padded slot per thread and are summed only when read:
+ * no lock and no locked instruction on the request path (Redis's zmalloc layout). */
+#ifndef CREST_MEM_H
+#define CREST_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One X-macro yields the enum and the names /metrics and /debug/memory print. */
+#define MEM_TAGS(X)           \
+    X(MEM_CONN, "conn")       \
+    X(MEM_IO, "io")           \
+    X(MEM_OUT, "out")         \
+    X(MEM_BODY, "body")       \
+    X(MEM_ARENA, "arena")     \
+    X(MEM_JSON, "json")       \
+    X(MEM_ROUTER, "router")   \
+    X(MEM_APP, "app")         \
+    X(MEM_TIMER, "timer")     \
+    X(MEM_LOOP, "loop")       \
+    X(MEM_SQLITE, "sqlite")   \
+    X(MEM_METRICS, "metrics") \
+    X(MEM_LOG, "log")         \
+    X(MEM_TEST, "test")
+
+enum mem_tag {
+#define MEM_TAG_ENUM(id, name) id,
+    MEM_TAGS(MEM_TAG_ENUM)
+#undef MEM_TAG_ENUM
+        MEM_TAG_COUNT
+};
+
+/* Counter slots: slot 0 is the main thread and anything unregistered; workers take 1..N. */
+enum { MEM_MAX_SLOTS = 257 };
+
+struct mem_tag_stats {
+    int64_t live_bytes;
+    int64_t live_blocks;
+    uint64_t total_bytes; /* bytes ever allocated */
+    uint64_t total_blocks;
+};
+
+const char *mem_tag_name(enum mem_tag tag);
+
+/* Binds the calling thread to counter slot `slot` (1..MEM_MAX_SLOTS-1; workers sharing a slot past
+ * that would race, so net caps the worker count). */
+void mem_thread_slot(unsigned slot);
+
+/* NULL when out of memory (or n == 0 for mem_alloc). Sizes passed to free/realloc must be the
+ * sizes asked for. */
+void *mem_alloc(enum mem_tag tag, size_t n);
+void *mem_calloc(enum mem_tag tag, size_t count, size_t size);
+void *mem_realloc(enum mem_tag tag, void *p, size_t old_n, size_t new_n);
+void mem_free(enum mem_tag tag, void *p, size_t n);
+char *mem_strdup(enum mem_tag tag, const char *s);
+char *mem_strndup(enum mem_tag tag, const char *s, size_t n);
+void mem_strfree(enum mem_tag tag, char *s);
+
+/* Sums the per-thread counters of one tag. Figures are a moment's view, not a transaction. */
+void mem_stats(enum mem_tag tag, struct mem_tag_stats *out);
+
+#endif

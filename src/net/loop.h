@@ -1,0 +1,74 @@
+/* net/loop.h: one epoll instance and one timer heap, owned by one thread. The loop knows no
+ * connection or request: connection fds are handed back to the caller's callback, anything else
+ * registered is a struct net_watch with its own callback (how a database socket will join the
+ * loop). Time is a millisecond counter read once per iteration. */
+#ifndef CREST_NET_LOOP_H
+#define CREST_NET_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct net_watch;
+typedef void (*net_watch_fn)(struct net_watch *w, uint32_t events);
+
+/* A non-connection fd in the loop. Pointer-aligned, so the low bit of epoll data tells a watch
+ * from a connection fd (stored as fd << 1 | 1). */
+struct net_watch {
+    int fd;
+    net_watch_fn cb;
+};
+
+struct net_timer;
+typedef void (*net_timer_fn)(struct net_timer *t);
+
+/* A one-shot timer; storage is the caller's, as with libuv handles. */
+struct net_timer {
+    uint32_t due_ms;
+    uint32_t slot; /* index in the heap + 1; 0 when not scheduled */
+    net_timer_fn cb;
+    void *ud;
+};
+
+typedef void (*net_conn_event_fn)(void *ctx, int fd, uint32_t events);
+
+struct net_loop {
+    int epfd;
+    uint32_t now_ms; /* monotonic milliseconds since init, updated by net_loop_poll */
+    time_t now_sec;  /* wall-clock seconds, for the Date header */
+    uint64_t base_ms;
+    struct net_timer **heap;
+    uint32_t n_timers;
+    uint32_t cap_timers;
+};
+
+int net_loop_init(struct net_loop *l);
+void net_loop_fini(struct net_loop *l);
+void net_loop_update_time(struct net_loop *l);
+
+/* Registers fd for events. Connection fds use EPOLLET and are reported to on_conn. */
+int net_loop_add_conn(struct net_loop *l, int fd, uint32_t events);
+int net_loop_add_watch(struct net_loop *l, struct net_watch *w, uint32_t events);
+int net_loop_mod_watch(struct net_loop *l, struct net_watch *w, uint32_t events);
+int net_loop_del(struct net_loop *l, int fd);
+
+/* 0, -ENOMEM. Restarting a scheduled timer reschedules it. */
+int net_timer_start(struct net_loop *l, struct net_timer *t, uint32_t delay_ms);
+void net_timer_stop(struct net_loop *l, struct net_timer *t);
+/* Milliseconds until the first timer is due (0 if overdue), or -1 when none is scheduled. */
+int net_loop_next_timer_ms(const struct net_loop *l);
+/* Runs the callbacks of the timers that are due. */
+void net_loop_run_timers(struct net_loop *l);
+
+/* Waits up to timeout_ms (-1: no limit) for events and dispatches them: connection fds to on_conn,
+ * watches to their callbacks; then due timers. Returns the number of events, or a negative errno
+ * other than EINTR. */
+int net_loop_poll(struct net_loop *l, int timeout_ms, net_conn_event_fn on_conn, void *ctx);
+
+/* Wrap-safe "a is at or before b" for the millisecond clock. */
+static inline bool net_time_reached(uint32_t now, uint32_t due)
+{
+    return (int32_t)(now - due) >= 0;
+}
+
+#endif

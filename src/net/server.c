@@ -1,0 +1,182 @@
+/* net/server.c: process-level set-up around the workers: the fd limit, the connection table,
+ * binding (checked once without SO_REUSEPORT, so a second server on the same port is refused
+ * instead of silently sharing it), threads, and signals. Signals are blocked in every thread and
+ * taken synchronously by sigwait in the caller's thread, so no handler runs inside a worker. */
+#include "net/server.h"
+
+#include "mem/mem.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_CONN_SLOTS = 1 << 22 };
+
+/* Go's runtime and nginx's worker_rlimit_nofile do the same: a server should be able to use the
+ * descriptors the administrator allows (the hard limit), not the shell's default soft limit. */
+static uint32_t raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > MAX_CONN_SLOTS ? MAX_CONN_SLOTS : (uint32_t)rl.rlim_cur;
+}
+
+static int resolve(const struct net_config *cfg, struct addrinfo **out, char *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    char port[8];
+    snprintf(port, sizeof(port), "%u", cfg->port);
+    int rc = getaddrinfo(cfg->host, port, &hints, out);
+    if (rc != 0) {
+        snprintf(err, 256, "cannot resolve host '%s': %s", cfg->host, gai_strerror(rc));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int open_listener(const struct addrinfo *ai, int backlog, bool reuseport, char *err)
+{
+    static const int one = 1;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+        goto fail_close;
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        goto fail_close;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+        goto fail_close;
+    if (reuseport && listen(fd, backlog) != 0)
+        goto fail_close;
+    return fd;
+
+fail_close:;
+    int e = errno;
+    close(fd);
+    errno = e;
+fail:
+    snprintf(err, 256, "cannot listen: %s", strerror(errno));
+    return -errno;
+}
+
+static void *worker_thread(void *arg)
+{
+    net_worker_run(arg);
+    return NULL;
+}
+
+static int start_workers(struct net_worker *ws, unsigned n, const struct net_config *cfg,
+                         const struct net_conn_ops *ops, void *ctx, const struct addrinfo *ai,
+                         char *err, unsigned *started)
+{
+    int rc;
+    for (unsigned i = 0; i < n; i++) {
+        rc = net_worker_init(&ws[i], i, cfg, ops, ctx);
+        if (rc) {
+            snprintf(err, 256, "cannot create event loop: %s", strerror(-rc));
+            return rc;
+        }
+        *started = i + 1;
+        int fd = open_listener(ai, cfg->backlog, true, err);
+        if (fd < 0)
+            return fd;
+        rc = net_worker_listen(&ws[i], fd);
+        if (rc) {
+            snprintf(err, 256, "epoll_ctl: %s", strerror(-rc));
+            return rc;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        rc = pthread_create(&ws[i].thread, NULL, worker_thread, &ws[i]);
+        if (rc) {
+            snprintf(err, 256, "cannot start worker thread: %s", strerror(rc));
+            for (unsigned j = 0; j < i; j++) {
+                net_worker_wake(&ws[j]);
+                pthread_join(ws[j].thread, NULL);
+            }
+            return -rc;
+        }
+    }
+    return 0;
+}
+
+static void wait_for_stop_signal(const sigset_t *set)
+{
+    int sig;
+    while (sigwait(set, &sig) != 0)
+        ;
+}
+
+int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops, void *ctx,
+                   net_listening_fn on_listening, void *ud, char *err)
+{
+    struct addrinfo *ai = NULL;
+    struct net_worker *ws;
+    sigset_t stop_set, old_set;
+    unsigned n = cfg->workers, started = 0;
+    int rc, probe;
+
+    if (n == 0 || n > NET_MAX_WORKERS) {
+        snprintf(err, 256, "workers must be 1..%d", NET_MAX_WORKERS);
+        return -EINVAL;
+    }
+    rc = resolve(cfg, &ai, err);
+    if (rc)
+        return rc;
+    probe = open_listener(ai, cfg->backlog, false, err); /* EADDRINUSE if anyone holds the port */
+    if (probe < 0) {
+        rc = probe;
+        goto free_ai;
+    }
+    close(probe);
+    rc = net_conn_table_init(raise_fd_limit());
+    if (rc) {
+        snprintf(err, 256, "cannot map the connection table: %s", strerror(-rc));
+        goto free_ai;
+    }
+    ws = mem_calloc(MEM_LOOP, n, sizeof(*ws));
+    if (!ws) {
+        rc = -ENOMEM;
+        snprintf(err, 256, "out of memory");
+        goto fini_table;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set); /* workers inherit the mask */
+    rc = start_workers(ws, n, cfg, ops, ctx, ai, err, &started);
+    if (rc == 0) {
+        if (on_listening)
+            on_listening(ud, cfg);
+        wait_for_stop_signal(&stop_set);
+        for (unsigned i = 0; i < n; i++)
+            net_worker_wake(&ws[i]);
+        for (unsigned i = 0; i < n; i++)
+            pthread_join(ws[i].thread, NULL);
+    }
+    for (unsigned i = 0; i < started; i++)
+        net_worker_fini(&ws[i]);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    mem_free(MEM_LOOP, ws, n * sizeof(*ws));
+fini_table:
+    net_conn_table_fini();
+free_ai:
+    freeaddrinfo(ai);
+    return rc;
+}

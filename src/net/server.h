@@ -1,0 +1,15 @@
+/* net/server.h: starts the workers (one SO_REUSEPORT listener and thread each), waits for SIGTERM
+ * or SIGINT, drains them and returns. */
+#ifndef CREST_NET_SERVER_H
+#define CREST_NET_SERVER_H
+
+#include "net/worker.h"
+
+/* Called once every worker listens (the startup report goes here). */
+typedef void (*net_listening_fn)(void *ud, const struct net_config *cfg);
+
+/* Blocks until a graceful stop. 0, or a negative errno with a sentence in err (CREST_ERR_LEN). */
+int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops, void *ctx,
+                   net_listening_fn on_listening, void *ud, char *err);
+
+#endif

@@ -1,0 +1,88 @@
+/* net/worker.h: one thread = one epoll loop, one SO_REUSEPORT listener and the connections it
+ * accepted. Pools, timers and memory counters are per worker, so no request takes a lock.
+ * Parsing is http's job, reached through struct net_conn_ops. */
+#ifndef CREST_NET_WORKER_H
+#define CREST_NET_WORKER_H
+
+#include "net/conn.h"
+#include "net/loop.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+enum { NET_MAX_WORKERS = 255 };
+
+struct net_config {
+    const char *host;
+    uint16_t port;
+    int backlog;
+    unsigned workers;
+    uint32_t keepalive_timeout_ms;
+    uint32_t header_timeout_ms;
+    uint32_t body_timeout_ms;
+    uint32_t shutdown_timeout_ms;
+    uint32_t in_cap;   /* read buffer bytes per active connection */
+    uint32_t io_cache; /* io blocks a worker keeps for reuse */
+};
+
+struct net_queue {
+    int32_t head; /* fds; -1 when empty */
+    int32_t tail;
+    uint32_t timeout_ms;
+};
+
+struct net_worker {
+    struct net_loop loop;
+    const struct net_config *cfg;
+    const struct net_conn_ops *ops;
+    void *ctx;
+    unsigned id;
+    int listen_fd;
+    int wake_fd;
+    struct net_watch listen_watch;
+    struct net_watch wake_watch;
+    struct net_timer accept_timer;
+    bool accept_paused;
+    bool draining;
+    bool stop;
+    uint32_t drain_deadline_ms;
+    struct net_queue queues[NET_Q_COUNT];
+    struct net_io *io_free;
+    uint32_t n_io_free;
+    size_t io_size;
+    uint32_t n_conns;
+    pthread_t thread;
+};
+
+/* Prepares a worker without a listener or thread: what the in-process test client runs. */
+int net_worker_init(struct net_worker *w, unsigned id, const struct net_config *cfg,
+                    const struct net_conn_ops *ops, void *ctx);
+void net_worker_fini(struct net_worker *w);
+
+/* Starts accepting on a bound, listening socket, which the worker owns from then on. */
+int net_worker_listen(struct net_worker *w, int listen_fd);
+
+/* Runs the loop until the worker drained after net_worker_wake, or was stopped. */
+void net_worker_run(struct net_worker *w);
+
+/* Whether the worker is shutting down: responses should say Connection: close. */
+static inline bool net_worker_draining(const struct net_worker *w)
+{
+    return w->draining;
+}
+
+/* Borrow and return io blocks (exported for the test client). */
+struct net_io *net_io_get(struct net_worker *w);
+void net_io_put(struct net_worker *w, struct net_io *io);
+
+/* A pending handler of c finished: flush its response and continue with the connection. */
+void net_conn_resume(struct net_worker *w, struct net_conn *c);
+
+/* The fd-indexed connection table, shared by all workers (each fd belongs to one of them). */
+int net_conn_table_init(uint32_t n_fds);
+void net_conn_table_fini(void);
+
+/* Asks a worker thread to drain and exit (async-signal-safe: one write to an eventfd). */
+void net_worker_wake(struct net_worker *w);
+
+#endif
