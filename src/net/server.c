@@ -6,8 +6,9 @@
 
 #include "mem/mem.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,32 +35,44 @@ static uint32_t raise_fd_limit(void)
     return rl.rlim_cur > MAX_CONN_SLOTS ? MAX_CONN_SLOTS : (uint32_t)rl.rlim_cur;
 }
 
-static int resolve(const struct net_config *cfg, struct addrinfo **out, char *err)
+/* Numeric addresses only (and "localhost"): the crest binary is linked statically to keep its
+ * resident size down, and glibc's getaddrinfo would need the shared NSS libraries at run time. */
+static int resolve(const struct net_config *cfg, struct sockaddr_storage *addr, socklen_t *len,
+                   char *err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    char port[8];
-    snprintf(port, sizeof(port), "%u", cfg->port);
-    int rc = getaddrinfo(cfg->host, port, &hints, out);
-    if (rc != 0) {
-        snprintf(err, 256, "cannot resolve host '%s': %s", cfg->host, gai_strerror(rc));
-        return -EINVAL;
+    const char *host = strcmp(cfg->host, "localhost") == 0 ? "127.0.0.1" : cfg->host;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+
+    memset(addr, 0, sizeof(*addr));
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(cfg->port);
+        *len = sizeof(*v4);
+        return 0;
     }
-    return 0;
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(cfg->port);
+        *len = sizeof(*v6);
+        return 0;
+    }
+    snprintf(err, 256, "invalid host '%s': an IPv4 or IPv6 address, or localhost", cfg->host);
+    return -EINVAL;
 }
 
-static int open_listener(const struct addrinfo *ai, int backlog, bool reuseport, char *err)
+static int open_listener(const struct sockaddr_storage *addr, socklen_t addr_len, int backlog,
+                         bool reuseport, char *err)
 {
     static const int one = 1;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
         goto fail_close;
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
         goto fail_close;
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+    if (bind(fd, (const struct sockaddr *)addr, addr_len) != 0)
         goto fail_close;
     if (reuseport && listen(fd, backlog) != 0)
         goto fail_close;
@@ -81,8 +94,9 @@ static void *worker_thread(void *arg)
 }
 
 static int start_workers(struct net_worker *ws, unsigned n, const struct net_config *cfg,
-                         const struct net_conn_ops *ops, void *ctx, const struct addrinfo *ai,
-                         char *err, unsigned *started)
+                         const struct net_conn_ops *ops, void *ctx,
+                         const struct sockaddr_storage *addr, socklen_t addr_len, char *err,
+                         unsigned *started)
 {
     int rc;
     for (unsigned i = 0; i < n; i++) {
@@ -92,7 +106,7 @@ static int start_workers(struct net_worker *ws, unsigned n, const struct net_con
             return rc;
         }
         *started = i + 1;
-        int fd = open_listener(ai, cfg->backlog, true, err);
+        int fd = open_listener(addr, addr_len, cfg->backlog, true, err);
         if (fd < 0)
             return fd;
         rc = net_worker_listen(&ws[i], fd);
@@ -125,7 +139,8 @@ static void wait_for_stop_signal(const sigset_t *set)
 int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops, void *ctx,
                    net_listening_fn on_listening, void *ud, char *err)
 {
-    struct addrinfo *ai = NULL;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
     struct net_worker *ws;
     sigset_t stop_set, old_set;
     unsigned n = cfg->workers, started = 0;
@@ -135,19 +150,17 @@ int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops,
         snprintf(err, 256, "workers must be 1..%d", NET_MAX_WORKERS);
         return -EINVAL;
     }
-    rc = resolve(cfg, &ai, err);
+    rc = resolve(cfg, &addr, &addr_len, err);
     if (rc)
         return rc;
-    probe = open_listener(ai, cfg->backlog, false, err); /* EADDRINUSE if anyone holds the port */
-    if (probe < 0) {
-        rc = probe;
-        goto free_ai;
-    }
+    probe = open_listener(&addr, addr_len, cfg->backlog, false, err); /* EADDRINUSE if held */
+    if (probe < 0)
+        return probe;
     close(probe);
     rc = net_conn_table_init(raise_fd_limit());
     if (rc) {
         snprintf(err, 256, "cannot map the connection table: %s", strerror(-rc));
-        goto free_ai;
+        return rc;
     }
     ws = mem_calloc(MEM_LOOP, n, sizeof(*ws));
     if (!ws) {
@@ -160,7 +173,7 @@ int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops,
     sigaddset(&stop_set, SIGINT);
     sigaddset(&stop_set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_set, &old_set); /* workers inherit the mask */
-    rc = start_workers(ws, n, cfg, ops, ctx, ai, err, &started);
+    rc = start_workers(ws, n, cfg, ops, ctx, &addr, addr_len, err, &started);
     if (rc == 0) {
         if (on_listening)
             on_listening(ud, cfg);
@@ -176,7 +189,5 @@ int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops,
     mem_free(MEM_LOOP, ws, n * sizeof(*ws));
 fini_table:
     net_conn_table_fini();
-free_ai:
-    freeaddrinfo(ai);
     return rc;
 }
