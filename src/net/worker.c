@@ -347,8 +347,8 @@ static void on_conn_event(void *ctx, int fd, uint32_t events)
 
     if (c->fd != fd)
         return; /* closed earlier in this batch */
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        c->flags |= NET_CONN_EOF; /* still read what arrived before the FIN */
+    /* A FIN (EPOLLRDHUP) is not acted on here: reads drain what came before it and then see
+     * the end of input themselves, so a request sent together with its FIN is still answered. */
     if (c->flags & NET_CONN_LINGER) {
         linger_read(w, c);
         return;
