@@ -30,7 +30,10 @@ CREST_API int crest_query_str(struct crest_req *req, const char *name, struct cr
         const char *eq = memchr(pair, '=', pair_len);
         size_t key_len = eq ? (size_t)(eq - pair) : pair_len;
         i += pair_len + 1;
-        if (key_len > sizeof(scratch) || !key_is(pair, key_len, name, name_len, scratch))
+        /* only a key that needs decoding goes through scratch; a plain one of any length may
+         * still be the name asked for */
+        if ((key_len > sizeof(scratch) && app_percent_needed(pair, key_len, true)) ||
+            !key_is(pair, key_len, name, name_len, scratch))
             continue;
         const char *v = eq ? eq + 1 : pair + pair_len;
         size_t v_len = eq ? pair_len - key_len - 1 : 0;

@@ -55,12 +55,17 @@ static int run_conn(struct http_server *srv, struct net_worker *w, struct net_co
             c->flags &= (uint8_t)~NET_CONN_DIRTY;
             c->verdict = (uint8_t)srv->ops.on_input(srv, w, c);
             err = wait_pending(w, c);
-            if (err || !(c->flags & NET_CONN_DIRTY))
-                break; /* DIRTY: a pending handler finished; go on with pipelined requests */
+            if (!err && io->out.len) {
+                /* taken as a socket write would: requests held back by the output high-water
+                 * mark may go on, as after net's conn_flush */
+                if (mem_buf_append(out, MEM_TEST, io->out.ptr, io->out.len) != 0)
+                    err = -ENOMEM;
+                io->out.len = io->out_pos = 0;
+                c->flags |= NET_CONN_DIRTY;
+            }
+            if (err || c->verdict == NET_CLOSE || !(c->flags & NET_CONN_DIRTY))
+                break; /* DIRTY: output taken or a pending handler finished; go on */
         }
-        if (!err && mem_buf_append(out, MEM_TEST, io->out.ptr, io->out.len) != 0)
-            err = -ENOMEM;
-        io->out.len = io->out_pos = 0;
         if (err || c->verdict == NET_CLOSE || fed == len)
             return err;
         if (n == 0)

@@ -325,15 +325,16 @@ static enum http_parse_status too_long(struct http_parser *p, uint8_t s)
 enum http_parse_status http_parse_head(struct http_parser *p, const char *buf, uint32_t len)
 {
     uint8_t s = p->state;
-    uint32_t i = p->pos;
+    uint32_t i = p->pos, avail = len;
     enum http_parse_status r;
 
     if (s == S_ERROR)
         return HTTP_PARSE_ERROR;
     if (s == S_DONE)
         return HTTP_PARSE_DONE;
-    if (len > p->max_head_bytes + p->skip)
-        len = p->max_head_bytes + p->skip + 1; /* one byte past the limit proves it was crossed */
+    /* scan no further than the limit: a head not complete there, with bytes left, crossed it */
+    if (avail > p->max_head_bytes + p->skip)
+        len = p->max_head_bytes + p->skip;
 
     for (; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
@@ -344,6 +345,10 @@ enum http_parse_status http_parse_head(struct http_parser *p, const char *buf, u
             } else if (http_is_tchar(c)) {
                 p->skip = i;
                 p->mark = i;
+                if (avail > p->max_head_bytes + i) /* the empty lines skipped do not count */
+                    len = p->max_head_bytes + i;
+                else
+                    len = avail;
                 s = S_METHOD;
             } else {
                 return fail(p, 400, "invalid method");
@@ -463,7 +468,7 @@ enum http_parse_status http_parse_head(struct http_parser *p, const char *buf, u
 again:
     p->state = s;
     p->pos = i;
-    if (i > p->max_head_bytes + p->skip)
-        return too_long(p, s);
+    if (i < avail)
+        return too_long(p, s); /* stopped at the limit with bytes still to read */
     return HTTP_PARSE_AGAIN;
 }

@@ -253,10 +253,10 @@ static void split_target(struct http_request *req)
     const char *t = req->target.ptr, *end = t + req->target.len;
 
     if (*t != '/' && *t != '*') {
-        const char *authority = strstr(t, "://");
-        const char *path = authority && authority < end
-                               ? memchr(authority + 3, '/', (size_t)(end - authority - 3))
-                               : NULL;
+        /* the buffer is not NUL-terminated: the search must stop at the target's end */
+        const char *authority = memmem(t, req->target.len, "://", 3);
+        const char *path =
+            authority ? memchr(authority + 3, '/', (size_t)(end - authority - 3)) : NULL;
         if (!path) {
             req->path = (struct crest_str){"/", 1};
             const char *q = memchr(t, '?', req->target.len);
