@@ -41,6 +41,7 @@ BODY = b'{"message":"Hello, World!"}'
 IDLE_REQUEST = b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
 READY_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 5
+NOISY_CPU = 0.10  # other processes using more than 10 % of a CPU during a wrk run: say so
 MB = 1_000_000  # figures are in MB of 10^6 bytes, the stricter reading of the goals
 
 # Goals from shared/ANCHORS.md, as set for the engine alone.
@@ -149,6 +150,7 @@ class Server:
         self.label = label
         self.build = build  # build(tmp, port) -> argv; raises Unavailable
         self.proc = None
+        self.ps = None  # psutil handle of proc
         self.tmp = None
         self.port = None
         self.error = None  # why it was not (fully) measured
@@ -202,6 +204,8 @@ class Server:
                                                                      self.log_tail()))
 
     def tree(self):
+        if self.ps is None:
+            return []
         try:
             return [self.ps] + self.ps.children(recursive=True)
         except psutil.NoSuchProcess:
@@ -228,7 +232,7 @@ class Server:
     def stop(self):
         if self.proc is not None:
             stop_tree(self.proc, self.tree())
-            self.proc = None
+            self.proc = self.ps = None
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
@@ -343,18 +347,47 @@ WRK_ERR = re.compile(r"^\s+(Socket errors:.*|Non-2xx or 3xx responses:.*)$", re.
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
-def run_wrk(args, port, pipelined):
+def cpu_snapshot(server):
+    """(wall s, CPU s busy machine-wide, CPU s of the server tree, CPU s of waited children)."""
+    t = psutil.cpu_times()
+    busy = sum(t) - t.idle - getattr(t, "iowait", 0) - getattr(t, "guest", 0) \
+        - getattr(t, "guest_nice", 0)
+    own = 0.0
+    for p in server.tree():
+        try:
+            c = p.cpu_times()
+            own += c.user + c.system
+        except psutil.NoSuchProcess:
+            pass
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.monotonic(), busy, own, kids.ru_utime + kids.ru_stime
+
+
+def others_cpu(server, a, b):
+    """Share of one CPU that processes other than the server and wrk used between a and b."""
+    wall = b[0] - a[0]
+    if wall <= 0:
+        return 0.0
+    return max(0.0, (b[1] - a[1]) - (b[2] - a[2]) - (b[3] - a[3])) / wall
+
+
+def run_wrk(args, server, pipelined):
+    port = server.port
     argv = WRK_PIN + ["wrk", "-t1", "-c%d" % args.conns, "-d%ds" % args.seconds]
     argv += ["-s", os.path.join(BENCH_DIR, "pipeline.lua")] if pipelined else ["--latency"]
     argv.append("http://127.0.0.1:%d/json" % port)
+    before = cpu_snapshot(server)
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 60)
     except subprocess.TimeoutExpired:
         return {"error": "wrk did not stop"}
+    others = others_cpu(server, before, cpu_snapshot(server))
     m = WRK_RPS.search(out.stdout)
     if not m:
         return {"error": "wrk: " + (out.stderr.strip() or out.stdout.strip())[-120:]}
     res = {"rps": float(m.group(1))}
+    if others > NOISY_CPU:
+        res["noisy"] = others
     for pct, value, unit in WRK_PCT.findall(out.stdout):
         res["p" + pct] = float(value) * UNIT_MS[unit]
     errors = WRK_ERR.findall(out.stdout)
@@ -396,8 +429,9 @@ def idle_conn_bytes(server, n):
 
 
 def peer_closed(sock):
+    sock.setblocking(False)  # with a timeout set, recv would first wait that long for data
     try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        return sock.recv(1, socket.MSG_PEEK) == b""
     except BlockingIOError:
         return False
     except OSError:
@@ -429,7 +463,7 @@ def first_line(argv):
     return text.splitlines()[0] if text else "unknown"
 
 
-def machine_header(args):
+def machine_header(args, crest_bin, busy_pct):
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -444,14 +478,20 @@ def machine_header(args):
     wrk = " ".join(first_line(["wrk", "-v"]).split()[:2])
     pin = ("servers on CPU 0, wrk on CPU 1 (taskset)" if WRK_PIN
            else "no pinning (fewer than 2 CPUs)")
+    crest = ""
+    if "crest" in args.servers and crest_bin and os.access(crest_bin, os.X_OK):
+        crest = "%s (%s), " % (first_line([crest_bin, "--version"]),
+                               os.path.relpath(crest_bin, REPO_DIR))
     return [
         "# crest engine benchmark",
         "",
         "- date: %s" % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z"),
         "- CPU: %s, %d cores; kernel %s" % (cpu, os.cpu_count() or 0, platform.release()),
-        "- peers: %s, %s, %s" % (nginx, h2o, wrk),
+        "- servers: %s%s, %s; load: %s" % (crest, nginx, h2o, wrk),
         "- load: wrk -t1 -c%d -d%ds, plain (--latency) and pipelined 16 deep (bench/pipeline.lua), "
         "best of %d interleaved rounds; %s" % (args.conns, args.seconds, args.rounds, pin),
+        "- CPU in use by other processes before the run: %.0f %% of the machine "
+        "(load from others makes figures noisier)" % busy_pct,
         "- idle: %d keep-alive connections, one GET /json each, Rss from smaps_rollup; "
         "MB = 10^6 bytes" % args.idle_conns,
         "",
@@ -516,13 +556,14 @@ def goals(by_key, crest2):
         ratio_q >= GOAL_PIPELINED_RATIO)
     peers = [(k, rps(k, "pipelined")) for k in ("nginx", "h2o")]
     peers = [(k, v) for k, v in peers if v]
+    # ANCHORS.md: ahead of every peer measured in the same run.
     if cq and peers:
-        row("pipelined-16 req/s ahead of nginx and h2o",
+        row("pipelined-16 req/s ahead of every peer measured (nginx, h2o)",
             "crest %s vs %s" % (fmt_rps(cq), ", ".join("%s %s" % (k, fmt_rps(v))
                                                        for k, v in peers)),
-            all(cq > v for _, v in peers) and len(peers) == 2)
+            all(cq > v for _, v in peers))
     else:
-        row("pipelined-16 req/s ahead of nginx and h2o", "—", None)
+        row("pipelined-16 req/s ahead of every peer measured (nginx, h2o)", "—", None)
     rss2 = crest2.r.get("rss_ready") if crest2 else None
     row("RSS at ready, 2 workers ≤ %.1f MB" % (GOAL_RSS_2_WORKERS / MB), fmt_mb(rss2),
         None if rss2 is None else rss2 <= GOAL_RSS_2_WORKERS)
@@ -547,6 +588,9 @@ def measure_ready(s):
 
 
 def keep_best(s, kind, res, notes, round_no):
+    if "noisy" in res:
+        notes.append("%s, %s, round %d: others (processes, softirq, steal) used %.0f %% of a CPU meanwhile (%s req/s)"
+                     % (s.key, kind, round_no, 100 * res["noisy"], fmt_rps(res["rps"])))
     if "warn" in res:
         notes.append("%s, %s, round %d: %s" % (s.key, kind, round_no, res["warn"]))
     if "rps" not in res:
@@ -579,12 +623,15 @@ def parse_args():
 
 
 def raise_nofile(need):
+    """Soft RLIMIT_NOFILE to hard, for us and the servers we start (they inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
+    try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard != resource.RLIM_INFINITY and hard < need:
-        sys.exit("engine.py: --idle-conns needs %d open files; the hard limit is %d"
-                 % (need, hard))
+    except (ValueError, OSError):
+        pass  # an infinite hard limit cannot be the soft one for files: keep what we have
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < need:
+        sys.exit("engine.py: --idle-conns needs %d open files; the limit is %d" % (need, soft))
 
 
 def build_ref_server():
@@ -594,7 +641,8 @@ def build_ref_server():
     out = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-o", REF_BIN, src],
                          capture_output=True, text=True)
     if out.returncode != 0:
-        raise Unavailable("cc failed: %s" % out.stderr.strip().splitlines()[-1:])
+        lines = out.stderr.strip().splitlines()
+        raise Unavailable("cc failed: %s" % (lines[-1] if lines else "exit %d" % out.returncode))
 
 
 def on_signal(signum, frame):
@@ -630,6 +678,7 @@ def main():
     by_key = {s.key: s for s in servers}
     crest2 = (Server("crest2", "crest, 2 workers (RSS at ready only)",
                      make_build_crest(crest_bin, 2)) if "crest" in by_key else None)
+    busy_pct = psutil.cpu_percent(interval=1.0)
     notes = []
     live = []
     try:
@@ -665,7 +714,7 @@ def main():
             for kind in ("plain", "pipelined"):
                 for s in order:
                     log("round %d/%d, %s: %s" % (round_no, args.rounds, kind, s.key))
-                    res = run_wrk(args, s.port, kind == "pipelined")
+                    res = run_wrk(args, s, kind == "pipelined")
                     keep_best(s, kind, res, notes, round_no)
                     if s.proc.poll() is not None:
                         notes.append("%s exited with %d during %s load" % (
@@ -679,13 +728,15 @@ def main():
                 s.r["idle_err"] = "exited"
                 continue
             log("%s: %d idle connections" % (s.key, args.idle_conns))
+            t0 = time.monotonic()
             s.r["idle"], s.r["idle_err"] = idle_conn_bytes(s, args.idle_conns)
+            log("%s: idle test took %.1f s" % (s.key, time.monotonic() - t0))
             time.sleep(0.5)
     finally:
         for s in live:
             s.stop()
 
-    lines = machine_header(args) + table(servers, crest2)
+    lines = machine_header(args, crest_bin, busy_pct) + table(servers, crest2)
     if "crest" in by_key:
         lines += goals(by_key, crest2)
     if notes:
