@@ -20,6 +20,7 @@ enum {
     ACCEPT_BATCH = 128,    /* accepts per wake-up, so reads are not starved */
     ACCEPT_RETRY_MS = 100, /* pause after EMFILE before trying again */
     LINGER_MAX_BYTES = 1 << 20,
+    DRAIN_LINGER_MS = 1000,    /* while draining, how long a closing connection waits for the FIN */
     OUT_KEEP_BYTES = 64 << 10, /* larger output buffers are freed, not pooled */
 };
 
@@ -261,7 +262,10 @@ static void conn_park(struct net_worker *w, struct net_conn *c, uint32_t request
             return;
         }
         release_io(w, c);
-        queue_enter(w, c, NET_Q_IDLE);
+        /* a connection that never spoke keeps the header deadline it got at accept: a silent
+         * client must not hold an fd for the (longer) keep-alive timeout */
+        if (!(c->flags & NET_CONN_FRESH))
+            queue_enter(w, c, NET_Q_IDLE);
         break;
     case NET_WANT_HEAD:
         /* the header timeout runs from a request's first byte, not from each read: a client
@@ -518,6 +522,11 @@ static void on_wake(struct net_watch *ww, uint32_t events)
     }
     close_queue(w, NET_Q_IDLE, false);
     close_queue(w, NET_Q_HEAD, true);
+    /* From now on only lingering connections enter the idle queue (conn_park closes the rest),
+     * and it is empty: a shorter timeout keeps it FIFO, and an answered client that keeps its
+     * socket open no longer holds the exit for the whole keep-alive timeout. */
+    if (w->queues[NET_Q_IDLE].timeout_ms > DRAIN_LINGER_MS)
+        w->queues[NET_Q_IDLE].timeout_ms = DRAIN_LINGER_MS;
 }
 
 void net_worker_wake(struct net_worker *w)
