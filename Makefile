@@ -11,8 +11,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON     ?= /usr/bin/python3
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(if $(filter true,$(CI)),-DCREST_WERROR=ON,)
 
-BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev
-TEST_PKGS  = $(BUILD_PKGS) python3-pytest
+BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev libsqlite3-dev
+TEST_PKGS  = $(BUILD_PKGS) python3-pytest python3-fastapi python3-uvicorn
 BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil
 
 .PHONY: all build run test unit e2e asan install bench bench-engine format format-check clean deps-build deps-test deps-bench

@@ -54,6 +54,78 @@ struct crest_config {
 CREST_API void crest_config_defaults(struct crest_config *cfg);
 
 /* ------------------------------------------------------------------------------------------------
+ * Schemas: declarative validation of JSON bodies and of path and query parameters, with
+ * pydantic v2's rules and error vocabulary. Declared as static data with designated initializers:
+ *
+ *     static const struct crest_field item_fields[] = {
+ *         {.name = "name", .type = CREST_TYPE_STRING, .required = true,
+ *          .min_length = CREST_LIMIT(1), .max_length = CREST_LIMIT(100)},
+ *         {.name = "price", .type = CREST_TYPE_NUMBER, .required = true, .gt = CREST_BOUND(0)},
+ *     };
+ *     static const struct crest_schema item = {"Item", item_fields, 2};
+ */
+
+enum crest_type {
+    CREST_TYPE_STRING = 1, /* a JSON string */
+    CREST_TYPE_INTEGER,    /* a JSON number with an integral value (5 and 5.0; not 5.5) */
+    CREST_TYPE_NUMBER,     /* any JSON number */
+    CREST_TYPE_BOOLEAN,
+    CREST_TYPE_ARRAY,
+    CREST_TYPE_OBJECT,
+};
+
+/* An optional numeric bound / length limit: .on says whether it applies. */
+struct crest_bound {
+    bool on;
+    double value;
+};
+struct crest_limit {
+    bool on;
+    uint32_t value;
+};
+#define CREST_BOUND(x) ((struct crest_bound){true, (double)(x)})
+#define CREST_LIMIT(n) ((struct crest_limit){true, (uint32_t)(n)})
+
+struct crest_schema;
+
+struct crest_field {
+    const char *name;
+    uint8_t type;  /* enum crest_type */
+    bool required; /* absent → "missing" */
+    bool nullable; /* JSON null accepted (and written back as null) */
+    /* Value used when the field is absent and not required, as JSON text ("null", "[]", "0.5");
+     * NULL: the field stays absent (what PATCH bodies want). Checked when the route is added. */
+    const char *default_json;
+    struct crest_limit min_length, max_length; /* strings: code points; arrays: items */
+    struct crest_bound gt, ge, lt, le;         /* integers and numbers */
+    const struct crest_field *items;           /* arrays: the rule for each item (name unused) */
+    const struct crest_schema *object;         /* objects: their schema */
+    const char *description;
+};
+
+struct crest_schema {
+    const char *name; /* component name in OpenAPI ("Item") */
+    const struct crest_field *fields;
+    size_t n_fields;
+};
+
+enum crest_param_in {
+    CREST_IN_QUERY = 1,
+    CREST_IN_PATH,
+};
+
+struct crest_param {
+    const char *name;
+    uint8_t in;   /* enum crest_param_in */
+    uint8_t type; /* CREST_TYPE_STRING, _INTEGER, _NUMBER or _BOOLEAN */
+    bool required;
+    const char *default_text; /* used when absent and not required, as query text ("100") */
+    struct crest_limit min_length, max_length;
+    struct crest_bound gt, ge, lt, le;
+    const char *description;
+};
+
+/* ------------------------------------------------------------------------------------------------
  * Applications and routes */
 
 struct crest_app;
@@ -80,6 +152,13 @@ struct crest_route {
     const char *summary;
     const char *description;
     const char *tag;
+    /* Validation, done before the handler runs; every violation is answered at once with 422 in
+     * FastAPI's shape. params: query parameters, and path parameters' bounds (their type comes
+     * from the template). body: a JSON object body, validated against the schema. */
+    const struct crest_param *params;
+    size_t n_params;
+    const struct crest_schema *body;
+    int status; /* the success status, for the OpenAPI document (default 200) */
 };
 
 /* Creates an application with no routes; title and version describe it (OpenAPI, --version).
@@ -92,6 +171,17 @@ CREST_API void crest_app_free(struct crest_app *app);
 CREST_API CREST_MUST_CHECK int crest_app_add_route(struct crest_app *app,
                                                    const struct crest_route *route,
                                                    char err[CREST_ERR_LEN]);
+
+/* Per-worker state (a database connection, say): start runs once for each worker before it
+ * serves, in the thread that starts the workers; stop runs after it stopped. A handler finds its
+ * worker's data with crest_req_worker_data(). The test client runs one worker, started at its
+ * first request and stopped by crest_app_free. start returns 0 or a negative errno (with a
+ * sentence in err), which makes crest_serve fail. */
+typedef int (*crest_worker_start_fn)(void *ud, unsigned worker, void **data,
+                                     char err[CREST_ERR_LEN]);
+typedef void (*crest_worker_stop_fn)(void *ud, unsigned worker, void *data);
+CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
+                                   crest_worker_stop_fn stop, void *ud);
 
 /* Adds the built-in routes: GET /json → {"message":"Hello, World!"} and GET /healthz →
  * {"status":"ok"}. */
@@ -139,6 +229,19 @@ CREST_API struct crest_str crest_req_header(const struct crest_req *req, const c
 /* The request body (de-chunked), or {NULL, 0} when there is none. */
 CREST_API struct crest_str crest_req_body(const struct crest_req *req);
 
+/* The request body validated against the route's schema, with defaults filled in for absent
+ * fields that have one; NULL when the route declares no body schema. */
+CREST_API const struct crest_json_value *crest_req_json(const struct crest_req *req);
+
+/* Validated parameters declared in the route's params (defaults applied). The value is
+ * meaningful only when the parameter was declared with that type and is present or defaulted;
+ * crest_param_has tells whether it is. */
+CREST_API bool crest_param_has(const struct crest_req *req, const char *name);
+CREST_API int64_t crest_param_int(const struct crest_req *req, const char *name);
+CREST_API double crest_param_number(const struct crest_req *req, const char *name);
+CREST_API bool crest_param_bool(const struct crest_req *req, const char *name);
+CREST_API struct crest_str crest_param_str(const struct crest_req *req, const char *name);
+
 /* Path parameters, percent-decoded. 0, or -ENOENT when the template has no such parameter. */
 CREST_API CREST_MUST_CHECK int crest_path_str(const struct crest_req *req, const char *name,
                                               struct crest_str *out);
@@ -158,6 +261,9 @@ CREST_API CREST_MUST_CHECK int crest_query_double(struct crest_req *req, const c
                                                   double *out);
 /* Accepts true/false, 1/0, yes/no, on/off (case-insensitive), like FastAPI's bool. */
 CREST_API CREST_MUST_CHECK int crest_query_bool(struct crest_req *req, const char *name, bool *out);
+
+/* The data the app's worker start hook made for the worker running this request. */
+CREST_API void *crest_req_worker_data(const struct crest_req *req);
 
 /* Allocates n bytes that live until the response is written (the request's arena); NULL when out
  * of memory. */
@@ -219,6 +325,51 @@ CREST_API void crest_json_int(struct crest_json *j, int64_t v);
 CREST_API void crest_json_double(struct crest_json *j, double v);
 CREST_API void crest_json_bool(struct crest_json *j, bool v);
 CREST_API void crest_json_null(struct crest_json *j);
+
+/* ------------------------------------------------------------------------------------------------
+ * JSON values (RFC 8259), as parsed from a request body into the request's arena. Strings are
+ * decoded UTF-8 (escapes resolved, always NUL-terminated; len counts bytes and may include U+0000).
+ * Duplicate object keys are all kept in order; lookups take the last one, as Python's json does. */
+
+enum crest_json_type {
+    CREST_JSON_NULL,
+    CREST_JSON_FALSE,
+    CREST_JSON_TRUE,
+    CREST_JSON_NUMBER,
+    CREST_JSON_STRING,
+    CREST_JSON_ARRAY,
+    CREST_JSON_OBJECT,
+};
+
+struct crest_json_member;
+
+struct crest_json_value {
+    uint8_t type;    /* enum crest_json_type */
+    bool is_integer; /* a number written without fraction or exponent that fits int64 */
+    uint32_t len;    /* string: bytes; array: items; object: members */
+    uint32_t offset; /* byte offset of the value in the source text */
+    union {
+        struct {
+            double number;
+            int64_t integer; /* valid when is_integer */
+        };
+        const char *string;
+        struct crest_json_value *items;
+        struct crest_json_member *members;
+    };
+};
+
+struct crest_json_member {
+    struct crest_str key;
+    struct crest_json_value value;
+};
+
+/* The last member named key (bytes compared exactly), or NULL; NULL for non-objects too. */
+CREST_API const struct crest_json_value *crest_json_get(const struct crest_json_value *object,
+                                                        const char *key);
+
+/* Writes v (any JSON value) through the writer, e.g. to echo a validation error's input. */
+CREST_API void crest_json_write_value(struct crest_json *j, const struct crest_json_value *v);
 
 /* ------------------------------------------------------------------------------------------------
  * In-process test client, like FastAPI's TestClient: runs one request through the parser, router

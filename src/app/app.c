@@ -23,6 +23,8 @@ CREST_API void crest_app_free(struct crest_app *app)
 {
     if (!app)
         return;
+    if (app->test_worker_started)
+        app_workers_stop(app, 1, &app->test_worker_data);
     app_router_fini(&app->router);
     mem_strfree(MEM_APP, app->title);
     mem_strfree(MEM_APP, app->version);
@@ -33,4 +35,34 @@ CREST_API int crest_app_add_route(struct crest_app *app, const struct crest_rout
                                   char err[CREST_ERR_LEN])
 {
     return app_router_add(&app->router, route, err);
+}
+
+CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
+                                   crest_worker_stop_fn stop, void *ud)
+{
+    app->worker_start = start;
+    app->worker_stop = stop;
+    app->worker_ud = ud;
+}
+
+int app_workers_start(struct crest_app *app, unsigned n, void **data, char *err)
+{
+    for (unsigned i = 0; i < n; i++) {
+        data[i] = NULL;
+        if (!app->worker_start)
+            continue;
+        int rc = app->worker_start(app->worker_ud, i, &data[i], err);
+        if (rc) {
+            app_workers_stop(app, i, data);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void app_workers_stop(struct crest_app *app, unsigned n, void **data)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (app->worker_stop)
+            app->worker_stop(app->worker_ud, i, data[i]);
 }

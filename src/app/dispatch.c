@@ -2,7 +2,6 @@
  * parameters, then the handler. Errors follow FastAPI's shapes: 404 {"detail":"Not Found"}, 405
  * with Allow, 422 {"detail":[{type, loc, msg, input}]}. */
 #include "app/app.h"
-#include "app/scalar.h"
 #include "mem/buf.h"
 
 #include <errno.h>
@@ -36,50 +35,6 @@ static void allow_header(struct crest_req *req, uint16_t mask)
     int err = crest_res_header(req, "Allow", text);
     if (err) /* our own text is valid, so only memory can fail: then close rather than lie */
         req->http.close = true;
-}
-
-/* One pydantic-style error for a path parameter that is not an integer. */
-static void int_parsing_error(struct crest_json *j, const struct app_param *p)
-{
-    crest_json_object_begin(j);
-    crest_json_key(j, "type");
-    crest_json_string(j, "int_parsing");
-    crest_json_key(j, "loc");
-    crest_json_array_begin(j);
-    crest_json_string(j, "path");
-    crest_json_string_len(j, p->segment->text, p->segment->len);
-    crest_json_array_end(j);
-    crest_json_key(j, "msg");
-    crest_json_string(j, "Input should be a valid integer, unable to parse string as an integer");
-    crest_json_key(j, "input");
-    crest_json_string_len(j, p->value.ptr, p->value.len);
-    crest_json_object_end(j);
-}
-
-/* Checks typed path parameters; answers 422 listing every failure. Returns true when it did. */
-static bool reject_bad_params(struct crest_req *req)
-{
-    struct crest_json *j = NULL;
-    for (uint8_t i = 0; i < req->match.n_params; i++) {
-        const struct app_param *p = &req->match.params[i];
-        int64_t v;
-        if (p->segment->kind != APP_SEG_INT || app_parse_int64(p->value.ptr, p->value.len, &v) == 0)
-            continue;
-        if (!j) {
-            j = crest_res_json(req, 422);
-            if (!j)
-                return true;
-            crest_json_object_begin(j);
-            crest_json_key(j, "detail");
-            crest_json_array_begin(j);
-        }
-        int_parsing_error(j, p);
-    }
-    if (!j)
-        return false;
-    crest_json_array_end(j);
-    crest_json_object_end(j);
-    return true;
 }
 
 static void answer(struct crest_req *req, int status, const char *detail)
@@ -130,10 +85,26 @@ void app_dispatch(void *ctx, struct http_request *hreq)
         answer(req, 404, "Not Found");
         return;
     }
-    if (reject_bad_params(req))
+    if (app_validate(req)) {
+        app_check_body(req);
         return;
+    }
     const struct app_route *route = req->match.route;
     enum crest_handler_result r = route->def.handler(req, route->def.ud);
     if (r == CREST_PENDING && !hreq->finished)
         hreq->pending = true;
+    else
+        app_check_body(req);
+}
+
+void app_check_body(struct crest_req *req)
+{
+    int err = req->json ? crest_json_error(req->json) : 0;
+    if (!err)
+        return;
+    /* a JSON body the writer gave up on is not valid JSON: never send it */
+    req->http.res_headers->len = 0;
+    req->json = NULL;
+    answer(req, err == -ENOMEM ? 503 : 500,
+           err == -ENOMEM ? "Service Unavailable" : "Internal Server Error");
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static_assert(APP_JSON_MAX_DEPTH <= 64, "one bit per level in uint64_t masks");
+static_assert(APP_JSON_MAX_DEPTH % 64 == 0, "one bit per level in uint64_t words");
 
 void app_json_bind(struct crest_json *j, struct mem_buf *out, enum mem_tag tag)
 {
@@ -83,9 +83,19 @@ static bool misuse(struct crest_json *j)
  * Grammar. Level d (1..depth) is described by bit d-1 of in_object and has_items; depth 0 is the
  * top level, which holds exactly one value. */
 
-static uint64_t level_bit(const struct crest_json *j)
+static bool level_test(const uint64_t *mask, const struct crest_json *j)
 {
-    return UINT64_C(1) << (j->depth - 1);
+    uint32_t d = j->depth - 1;
+    return (mask[d / 64] >> (d % 64)) & 1;
+}
+
+static void level_set(uint64_t *mask, const struct crest_json *j, bool on)
+{
+    uint32_t d = j->depth - 1;
+    if (on)
+        mask[d / 64] |= UINT64_C(1) << (d % 64);
+    else
+        mask[d / 64] &= ~(UINT64_C(1) << (d % 64));
 }
 
 /* Called before every value: checks that a value may come here and writes the comma it calls for
@@ -96,15 +106,15 @@ static bool value_begin(struct crest_json *j)
         return false;
     if (j->depth == 0)
         return j->done ? misuse(j) : true;
-    if (j->in_object & level_bit(j)) {
+    if (level_test(j->in_object, j)) {
         if (!j->after_key)
             return misuse(j);
         j->after_key = false;
         return true;
     }
-    if (j->has_items & level_bit(j))
+    if (level_test(j->has_items, j))
         put_byte(j, ',');
-    j->has_items |= level_bit(j);
+    level_set(j->has_items, j, true);
     return !j->err;
 }
 
@@ -125,11 +135,8 @@ static void container_begin(struct crest_json *j, bool object)
     if (!value_begin(j))
         return;
     j->depth++;
-    if (object)
-        j->in_object |= level_bit(j);
-    else
-        j->in_object &= ~level_bit(j);
-    j->has_items &= ~level_bit(j);
+    level_set(j->in_object, j, object);
+    level_set(j->has_items, j, false);
     put_byte(j, object ? '{' : '[');
 }
 
@@ -138,7 +145,7 @@ static void container_end(struct crest_json *j, bool object)
     if (!j || j->err)
         return;
     /* end without begin, a mismatched bracket, or a key still waiting for its value */
-    if (j->depth == 0 || ((j->in_object & level_bit(j)) != 0) != object || j->after_key) {
+    if (j->depth == 0 || level_test(j->in_object, j) != object || j->after_key) {
         misuse(j);
         return;
     }
@@ -252,13 +259,13 @@ CREST_API void crest_json_key_len(struct crest_json *j, const char *key, size_t 
 {
     if (!j || j->err)
         return;
-    if (!key || j->depth == 0 || !(j->in_object & level_bit(j)) || j->after_key) {
+    if (!key || j->depth == 0 || !level_test(j->in_object, j) || j->after_key) {
         misuse(j);
         return;
     }
-    if (j->has_items & level_bit(j))
+    if (level_test(j->has_items, j))
         put_byte(j, ',');
-    j->has_items |= level_bit(j);
+    level_set(j->has_items, j, true);
     put_string(j, key, len);
     put_byte(j, ':');
     j->after_key = true;

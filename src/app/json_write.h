@@ -6,7 +6,8 @@
 #include "crest.h"
 #include "mem/buf.h"
 
-enum { APP_JSON_MAX_DEPTH = 64 };
+/* As deep as the parser accepts, so any parsed input can be echoed back (422 inputs). */
+enum { APP_JSON_MAX_DEPTH = 256 };
 
 struct crest_json {
     struct mem_buf *out; /* where text goes (borrowed) */
@@ -14,10 +15,10 @@ struct crest_json {
     enum mem_tag tag;    /* tag of out's storage */
     int err;             /* sticky: 0, -ENOMEM, or -EINVAL on misuse (depth, key outside object) */
     uint32_t depth;
-    uint64_t in_object; /* bit d: level d is an object (else an array) */
-    uint64_t has_items; /* bit d: level d already holds a value (a comma is due) */
-    bool after_key;     /* a key was written, its value is next */
-    bool done;          /* the top-level value is complete: a JSON text holds just one */
+    uint64_t in_object[APP_JSON_MAX_DEPTH / 64]; /* bit d: level d is an object, else array */
+    uint64_t has_items[APP_JSON_MAX_DEPTH / 64]; /* bit d: level d holds a value (comma due) */
+    bool after_key;                              /* a key was written, its value is next */
+    bool done; /* the top-level value is complete: a JSON text holds just one */
 };
 
 /* Binds j to out (appending from out->len on); j itself is the caller's storage. */

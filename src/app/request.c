@@ -78,6 +78,11 @@ CREST_API int crest_path_int(const struct crest_req *req, const char *name, int6
     return app_parse_int64(p->value.ptr, p->value.len, out);
 }
 
+CREST_API void *crest_req_worker_data(const struct crest_req *req)
+{
+    return req->http.worker->app_data;
+}
+
 CREST_API void *crest_req_alloc(struct crest_req *req, size_t n)
 {
     return mem_arena_alloc(req->http.arena, n);
@@ -167,6 +172,7 @@ CREST_API int crest_res_error(struct crest_req *req, int status, const char *det
 
 CREST_API void crest_req_finish(struct crest_req *req)
 {
+    app_check_body(req);
     http_request_finish(&req->http);
 }
 

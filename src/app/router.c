@@ -3,6 +3,7 @@
  * scanned once per request beats a trie in both code and cache footprint. */
 #include "app/router.h"
 
+#include "app/app.h"
 #include "app/percent.h"
 #include "mem/mem.h"
 
@@ -162,6 +163,8 @@ int app_router_add(struct app_router *r, const struct crest_route *def, char *er
     if (!route.template_copy)
         return -ENOMEM;
     rc = compile(&route, err);
+    if (rc == 0)
+        rc = app_validate_route(&route, err);
     for (uint32_t i = 0; rc == 0 && i < r->n_routes; i++) {
         if (same_shape(&r->routes[i], &route)) {
             bad(err, "declared twice", def->path);

@@ -66,6 +66,17 @@ CREST_API int crest_serve(struct crest_app *app, const struct crest_config *cfg,
                           char err[CREST_ERR_LEN])
 {
     struct http_server srv;
+    void *data[NET_MAX_WORKERS];
+    unsigned n = cfg->workers <= NET_MAX_WORKERS ? cfg->workers : NET_MAX_WORKERS;
+    int rc;
+
     app_http_server(&srv, app, cfg);
-    return net_server_run(&srv.net, &srv.ops, &srv, on_listening, (void *)cfg, err);
+    rc = app_workers_start(app, n, data, err);
+    if (rc)
+        return rc;
+    if (app->worker_start && !cfg->quiet)
+        crest_report_startup_memory("storage ready");
+    rc = net_server_run(&srv.net, &srv.ops, &srv, data, on_listening, (void *)cfg, err);
+    app_workers_stop(app, n, data);
+    return rc;
 }

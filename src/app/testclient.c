@@ -102,9 +102,17 @@ CREST_API int crest_test_raw(struct crest_app *app, const char *bytes, size_t le
     memset(out, 0, sizeof(*out));
     crest_config_defaults(&cfg);
     app_http_server(&srv, app, &cfg);
+    if (!app->test_worker_started) {
+        char why[CREST_ERR_LEN];
+        err = app_workers_start(app, 1, &app->test_worker_data, why);
+        if (err)
+            return err;
+        app->test_worker_started = true;
+    }
     err = net_worker_init(&w, 0, &srv.net, &srv.ops, &srv);
     if (err)
         return err;
+    w.app_data = app->test_worker_data;
     c.io = net_io_get(&w);
     if (!c.io) {
         net_worker_fini(&w);

@@ -2,11 +2,12 @@
  * report memory at each startup phase, serve. */
 #include "crest.h"
 #include "flags.h"
+#include "items/items.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static struct crest_app *build_app(char *err)
+static struct crest_app *build_app(const struct crest_config *cfg, char *err)
 {
     struct crest_app *app = crest_app_new("crest items API", CREST_VERSION);
     if (!app) {
@@ -15,6 +16,10 @@ static struct crest_app *build_app(char *err)
     }
     if (crest_app_add_builtin_routes(app) != 0) {
         snprintf(err, CREST_ERR_LEN, "cannot declare the built-in routes");
+        crest_app_free(app);
+        return NULL;
+    }
+    if (items_install(app, cfg->db_path, err) != 0) {
         crest_app_free(app);
         return NULL;
     }
@@ -41,7 +46,7 @@ int main(int argc, char **argv)
     }
     if (!cfg.quiet)
         crest_report_startup_memory("process start");
-    struct crest_app *app = build_app(err);
+    struct crest_app *app = build_app(&cfg, err);
     if (!app) {
         fprintf(stderr, "crest: %s\n", err);
         return 1;

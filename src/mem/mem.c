@@ -5,6 +5,7 @@
  * allocation simply makes one slot negative and another positive; the sum stays right. */
 #include "mem.h"
 
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,51 @@ void mem_free(enum mem_tag tag, void *p, size_t n)
         return;
     count_free(tag, n);
     free(p);
+}
+
+/* Unsized blocks are counted at their usable size, which is what the block really holds and,
+ * unlike the size asked for, can be recovered from the pointer at free time. */
+void *mem_alloc_unsized(enum mem_tag tag, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    void *p = malloc(n);
+    if (p)
+        count_alloc(tag, malloc_usable_size(p));
+    return p;
+}
+
+void *mem_realloc_unsized(enum mem_tag tag, void *p, size_t n)
+{
+    if (!p)
+        return mem_alloc_unsized(tag, n);
+    if (n == 0) {
+        mem_free_unsized(tag, p);
+        return NULL;
+    }
+    size_t old_n = malloc_usable_size(p); /* p is gone once realloc succeeds */
+    void *q = realloc(p, n);
+    if (!q)
+        return NULL; /* p is still valid and still counted */
+    size_t new_n = malloc_usable_size(q);
+    struct tag_counters *t = &slots[my_slot].tags[tag];
+    bump(&t->live_bytes, (int64_t)new_n - (int64_t)old_n);
+    if (new_n > old_n)
+        bump_u(&t->total_bytes, new_n - old_n);
+    return q;
+}
+
+void mem_free_unsized(enum mem_tag tag, void *p)
+{
+    if (!p)
+        return;
+    count_free(tag, malloc_usable_size(p));
+    free(p);
+}
+
+size_t mem_size_unsized(const void *p)
+{
+    return p ? malloc_usable_size((void *)p) : 0;
 }
 
 char *mem_strndup(enum mem_tag tag, const char *s, size_t n)

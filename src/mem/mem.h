@@ -58,6 +58,16 @@ char *mem_strdup(enum mem_tag tag, const char *s);
 char *mem_strndup(enum mem_tag tag, const char *s, size_t n);
 void mem_strfree(enum mem_tag tag, char *s);
 
+/* For libraries that free by pointer alone (SQLite's xFree): these count the block's
+ * malloc_usable_size() instead of a size the caller remembers, as Redis's zmalloc does, so a
+ * block must be freed and resized only through them. mem_alloc_unsized returns NULL for n == 0;
+ * mem_realloc_unsized(tag, NULL, n) allocates and (tag, p, 0) frees and returns NULL;
+ * mem_size_unsized is the usable size of a block they returned (0 for NULL). */
+void *mem_alloc_unsized(enum mem_tag tag, size_t n);
+void *mem_realloc_unsized(enum mem_tag tag, void *p, size_t n);
+void mem_free_unsized(enum mem_tag tag, void *p);
+size_t mem_size_unsized(const void *p);
+
 /* Sums the per-thread counters of one tag. Figures are a moment's view, not a transaction. */
 void mem_stats(enum mem_tag tag, struct mem_tag_stats *out);
 

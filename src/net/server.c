@@ -95,8 +95,8 @@ static void *worker_thread(void *arg)
 
 static int start_workers(struct net_worker *ws, unsigned n, const struct net_config *cfg,
                          const struct net_conn_ops *ops, void *ctx,
-                         const struct sockaddr_storage *addr, socklen_t addr_len, char *err,
-                         unsigned *started)
+                         const struct sockaddr_storage *addr, socklen_t addr_len, void **app_data,
+                         char *err, unsigned *started)
 {
     int rc;
     for (unsigned i = 0; i < n; i++) {
@@ -106,6 +106,7 @@ static int start_workers(struct net_worker *ws, unsigned n, const struct net_con
             return rc;
         }
         *started = i + 1;
+        ws[i].app_data = app_data ? app_data[i] : NULL;
         int fd = open_listener(addr, addr_len, cfg->backlog, true, err);
         if (fd < 0)
             return fd;
@@ -137,7 +138,7 @@ static void wait_for_stop_signal(const sigset_t *set)
 }
 
 int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops, void *ctx,
-                   net_listening_fn on_listening, void *ud, char *err)
+                   void **app_data, net_listening_fn on_listening, void *ud, char *err)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -173,7 +174,7 @@ int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops,
     sigaddset(&stop_set, SIGINT);
     sigaddset(&stop_set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_set, &old_set); /* workers inherit the mask */
-    rc = start_workers(ws, n, cfg, ops, ctx, &addr, addr_len, err, &started);
+    rc = start_workers(ws, n, cfg, ops, ctx, &addr, addr_len, app_data, err, &started);
     if (rc == 0) {
         if (on_listening)
             on_listening(ud, cfg);

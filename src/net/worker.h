@@ -51,6 +51,7 @@ struct net_worker {
     uint32_t n_io_free;
     size_t io_size;
     uint32_t n_conns;
+    void *app_data; /* the application's per-worker state: opaque here */
     pthread_t thread;
 };
 

@@ -171,7 +171,7 @@ static bool jp_members(struct jp *p, bool object, int depth)
 static bool jp_value(struct jp *p, int depth)
 {
     jp_ws(p);
-    if (p->i >= p->n || depth > 100)
+    if (p->i >= p->n || depth > APP_JSON_MAX_DEPTH + 1)
         return false;
     switch (p->s[p->i]) {
     case '{':

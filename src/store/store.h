@@ -1,0 +1,76 @@
+/* store/store.h: the items store interface, one open store per worker. Narrow on purpose: the
+ * items service needs create, read, list, replace, patch and delete, and a PostgreSQL backend must
+ * be able to offer the same asynchronously. Every call completes through its callback; a backend
+ * may call it before returning (SQLite does) or later from the worker's event loop (PostgreSQL
+ * will). A call that returns an error never calls the callback (libuv's rule). The store never
+ * sees a request: results are copied into memory from the caller's allocator (struct store_alloc).
+ * The store lives in libcrest, so its allocations are accounted (SQLite's under the sqlite tag);
+ * its one exported symbol is the ops table getter. */
+#ifndef CREST_STORE_H
+#define CREST_STORE_H
+
+#include "crest.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where a store copies its results: the items service passes the request's arena
+ * (crest_req_alloc), so results die with the request. NULL from alloc means out of memory. */
+struct store_alloc {
+    void *(*alloc)(void *ctx, size_t n);
+    void *ctx;
+};
+
+struct store_item {
+    int64_t id;
+    struct crest_str name;
+    struct crest_str description; /* ptr NULL: null */
+    double price;
+    bool has_tax; /* false: tax is null */
+    double tax;
+    uint32_t n_tags;
+    struct crest_str *tags;
+};
+
+/* Which fields a patch sets (the others keep their stored value). */
+enum store_field {
+    STORE_NAME = 1 << 0,
+    STORE_DESCRIPTION = 1 << 1,
+    STORE_PRICE = 1 << 2,
+    STORE_TAX = 1 << 3,
+    STORE_TAGS = 1 << 4,
+};
+
+/* status: 0; -ENOENT (no such item); -EBUSY, -EIO, -ENOSPC, -EROFS, -ENOMEM (the store could not
+ * do it: the service answers 503). items: the results (one item, or a page of them), from the
+ * caller's allocator. */
+typedef void (*store_done_fn)(void *ud, int status, const struct store_item *items, size_t n);
+
+struct store;
+
+struct store_ops {
+    const char *name; /* "sqlite" */
+    /* Opens the store at url (a file path, ":memory:"); creates and migrates the schema. */
+    int (*open)(const char *url, struct store **out, char *err);
+    void (*close)(struct store *s);
+    /* Writes complete only after their transaction committed. */
+    int (*create)(struct store *s, const struct store_item *in, const struct store_alloc *out,
+                  store_done_fn cb, void *ud);
+    int (*get)(struct store *s, int64_t id, const struct store_alloc *out, store_done_fn cb,
+               void *ud);
+    int (*list)(struct store *s, int64_t offset, int64_t limit, const struct store_alloc *out,
+                store_done_fn cb, void *ud);
+    /* Replaces every field of item in->id. */
+    int (*replace)(struct store *s, const struct store_item *in, const struct store_alloc *out,
+                   store_done_fn cb, void *ud);
+    /* Sets the fields named in `fields` (enum store_field bits) from in, for item in->id. */
+    int (*patch)(struct store *s, const struct store_item *in, unsigned fields,
+                 const struct store_alloc *out, store_done_fn cb, void *ud);
+    int (*remove)(struct store *s, int64_t id, store_done_fn cb, void *ud);
+};
+
+/* The SQLite backend. */
+CREST_API const struct store_ops *crest_store_sqlite(void);
+
+#endif
