@@ -56,6 +56,12 @@ bool app_validate(struct crest_req *req);
  * JSON. 0 or -EINVAL with the reason in err. */
 int app_validate_route(const struct app_route *route, char *err);
 
+/* The route index /metrics uses for requests no route matched (404, 405, 501). */
+enum { APP_ROUTE_NONE = 0xfffe };
+
+/* http_complete_fn: counts the response in this worker's /metrics figures. */
+void app_record(void *app, const struct http_request *req, uint64_t duration_us);
+
 /* http_handle_fn: routes a complete request and runs its handler (or answers 404/405/422/501). */
 void app_dispatch(void *app, struct http_request *req);
 

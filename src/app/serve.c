@@ -46,6 +46,7 @@ void app_http_server(struct http_server *srv, struct crest_app *app, const struc
     srv->max_body_bytes = cfg->max_body_bytes;
     srv->request_size = sizeof(struct crest_req);
     srv->handle = app_dispatch;
+    srv->complete = app_record;
     srv->app = app;
     http_server_init(srv);
 }

@@ -36,6 +36,7 @@ struct http_request {
     bool finished;      /* crest_req_finish was called inside the handler */
     bool in_handler;
     uint16_t status;
+    uint64_t start_us;       /* when its bytes were read (the loop's clock) */
     struct crest_str target; /* as sent */
     struct crest_str path;   /* still percent-encoded, no query */
     struct crest_str query;

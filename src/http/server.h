@@ -10,6 +10,9 @@
  * later calls http_request_finish. */
 typedef void (*http_handle_fn)(void *app, struct http_request *req);
 
+/* Called once per response, just before it is written: where the application counts it. */
+typedef void (*http_complete_fn)(void *app, const struct http_request *req, uint64_t duration_us);
+
 struct http_server {
     struct net_config net;
     uint32_t max_head_bytes;
@@ -17,6 +20,7 @@ struct http_server {
     uint32_t max_body_bytes;
     size_t request_size; /* the application's request struct, struct http_request first */
     http_handle_fn handle;
+    http_complete_fn complete; /* may be NULL */
     void *app;
     struct net_conn_ops ops;
 };

@@ -300,13 +300,16 @@ static void request_prepare(const struct http_server *srv, struct http_session *
 }
 
 /* The response is complete: serialise it, consume the request's bytes, get ready for the next. */
-static enum net_verdict request_complete(struct http_session *s, struct net_worker *w,
-                                         struct net_conn *c)
+static enum net_verdict request_complete(const struct http_server *srv, struct http_session *s,
+                                         struct net_worker *w, struct net_conn *c)
 {
     struct http_request *req = request_of(s);
     struct net_io *io = c->io;
 
     stop_timers(req);
+    obs_in_flight(w->stats, -1);
+    if (srv->complete)
+        srv->complete(srv->app, req, net_loop_clock_us(&w->loop) - req->start_us);
     if (http_response_render(&io->out, req, w->loop.now_sec) != 0)
         req->close = true; /* no memory for the answer: the client sees the connection end */
     io->in_off += s->parser.head_len + (s->body_moved ? 0 : (uint32_t)s->parser.content_length);
@@ -323,6 +326,8 @@ static enum net_verdict dispatch(const struct http_server *srv, struct http_sess
 
     request_prepare(srv, s, w, c);
     req = request_of(s);
+    req->start_us = w->loop.now_us;
+    obs_in_flight(w->stats, 1);
     req->in_handler = true;
     srv->handle(srv->app, req);
     req->in_handler = false;
@@ -330,7 +335,7 @@ static enum net_verdict dispatch(const struct http_server *srv, struct http_sess
         s->phase = PHASE_HANDLER;
         return NET_BUSY;
     }
-    return request_complete(s, w, c);
+    return request_complete(srv, s, w, c);
 }
 
 static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_conn *c)
@@ -386,7 +391,7 @@ void http_request_finish(struct http_request *req)
     if (!req->pending)
         return;
     req->pending = false;
-    (void)request_complete(session_of(c), req->worker, c); /* s->closing carries a close */
+    (void)request_complete(req->worker->ctx, session_of(c), req->worker, c); /* closing kept */
     net_conn_resume(req->worker, c);
 }
 

@@ -12,17 +12,24 @@
 
 enum { POLL_BATCH = 256 };
 
-static uint64_t monotonic_ms(void)
+static uint64_t monotonic_us(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+uint64_t net_loop_clock_us(const struct net_loop *l)
+{
+    return monotonic_us() - l->base_ms * 1000;
+}
+
+/* Once per batch of events: timeouts, request start times and the Date header all read this. */
 void net_loop_update_time(struct net_loop *l)
 {
     struct timespec ts;
-    l->now_ms = (uint32_t)(monotonic_ms() - l->base_ms);
+    l->now_us = net_loop_clock_us(l);
+    l->now_ms = (uint32_t)(l->now_us / 1000);
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     l->now_sec = ts.tv_sec;
 }
@@ -32,7 +39,7 @@ int net_loop_init(struct net_loop *l)
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0)
         return -errno;
-    l->base_ms = monotonic_ms();
+    l->base_ms = monotonic_us() / 1000;
     l->heap = NULL;
     l->n_timers = l->cap_timers = 0;
     net_loop_update_time(l);

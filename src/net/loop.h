@@ -35,6 +35,7 @@ typedef void (*net_conn_event_fn)(void *ctx, int fd, uint32_t events);
 struct net_loop {
     int epfd;
     uint32_t now_ms; /* monotonic milliseconds since init, updated by net_loop_poll */
+    uint64_t now_us; /* the same instant in microseconds (when this batch of events arrived) */
     time_t now_sec;  /* wall-clock seconds, for the Date header */
     uint64_t base_ms;
     struct net_timer **heap;
@@ -45,6 +46,8 @@ struct net_loop {
 int net_loop_init(struct net_loop *l);
 void net_loop_fini(struct net_loop *l);
 void net_loop_update_time(struct net_loop *l);
+/* Monotonic microseconds on the loop's clock, read now (for durations). */
+uint64_t net_loop_clock_us(const struct net_loop *l);
 
 /* Registers fd for events. Connection fds use EPOLLET and are reported to on_conn. */
 int net_loop_add_conn(struct net_loop *l, int fd, uint32_t events);

@@ -169,6 +169,7 @@ int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops,
         snprintf(err, 256, "out of memory");
         goto fini_table;
     }
+    obs_set_workers(n);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&stop_set);
     sigaddset(&stop_set, SIGINT);

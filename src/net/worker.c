@@ -57,10 +57,22 @@ static struct net_conn *conn_at(int32_t fd)
 
 /* ---- timeout queues: FIFO lists linked by fd ---- */
 
+/* The /metrics state of each queue (NET_Q_NONE counts as nothing). */
+static int state_of(uint8_t queue)
+{
+    static const int8_t states[NET_Q_COUNT] = {[NET_Q_NONE] = -1,
+                                               [NET_Q_IDLE] = OBS_CONN_IDLE,
+                                               [NET_Q_HEAD] = OBS_CONN_READING,
+                                               [NET_Q_IO] = OBS_CONN_IO,
+                                               [NET_Q_BUSY] = OBS_CONN_PENDING};
+    return states[queue];
+}
+
 static void queue_leave(struct net_worker *w, struct net_conn *c)
 {
     if (c->queue == NET_Q_NONE)
         return;
+    obs_conn_move(w->stats, state_of(c->queue), -1);
     struct net_queue *q = &w->queues[c->queue];
     if (c->prev >= 0)
         conn_at(c->prev)->next = c->next;
@@ -80,6 +92,7 @@ static void queue_enter(struct net_worker *w, struct net_conn *c, enum net_queue
         return; /* the test client's connection is in no table */
     queue_leave(w, c);
     struct net_queue *q = &w->queues[id];
+    obs_conn_move(w->stats, -1, state_of((uint8_t)id));
     c->queue = (uint8_t)id;
     c->deadline_ms = w->loop.now_ms + q->timeout_ms;
     c->next = -1;
@@ -548,6 +561,7 @@ int net_worker_init(struct net_worker *w, unsigned id, const struct net_config *
     w->ops = ops;
     w->ctx = ctx;
     w->id = id;
+    w->stats = obs_worker_slot(id);
     w->listen_fd = -1;
     w->io_size = NET_IO_SESSION_OFFSET + ((ops->session_size + 15) & ~(size_t)15) + cfg->in_cap;
     for (int q = 0; q < NET_Q_COUNT; q++)

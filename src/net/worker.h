@@ -6,6 +6,7 @@
 
 #include "net/conn.h"
 #include "net/loop.h"
+#include "obs/stats.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -51,7 +52,8 @@ struct net_worker {
     uint32_t n_io_free;
     size_t io_size;
     uint32_t n_conns;
-    void *app_data; /* the application's per-worker state: opaque here */
+    struct obs_worker *stats; /* this worker's slot of /metrics figures */
+    void *app_data;           /* the application's per-worker state: opaque here */
     pthread_t thread;
 };
 

@@ -1,0 +1,141 @@
+/* obs/stats.c: the slots are static (untouched pages cost no RSS) and tables are open-addressed
+ * with linear probing; a full table drops new keys into nothing rather than allocate on the
+ * request path (a REST API has tens of routes, so 256 keys per worker is plenty). */
+#include "obs/stats.h"
+
+#include <stddef.h>
+
+const double obs_bucket_bounds[OBS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                               0.5,   1.0,  2.5,   5.0,  10.0};
+
+static struct obs_worker slots[OBS_MAX_WORKERS];
+static _Atomic unsigned n_slots = 1;
+
+struct obs_worker *obs_worker_slot(unsigned id)
+{
+    return &slots[id < OBS_MAX_WORKERS ? id : OBS_MAX_WORKERS - 1];
+}
+
+void obs_set_workers(unsigned n)
+{
+    atomic_store(&n_slots, n < 1 ? 1 : n > OBS_MAX_WORKERS ? OBS_MAX_WORKERS : n);
+}
+
+unsigned obs_workers(void)
+{
+    return atomic_load_explicit(&n_slots, memory_order_relaxed);
+}
+
+/* Owner-only increment: a relaxed load and store, no lock prefix. */
+static inline void add_i64(_Atomic int64_t *v, int64_t by)
+{
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+static inline void add_u64(_Atomic uint64_t *v, uint64_t by)
+{
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+void obs_conn_move(struct obs_worker *w, int from, int to)
+{
+    if (from >= 0)
+        add_i64(&w->conns[from], -1);
+    if (to >= 0)
+        add_i64(&w->conns[to], 1);
+}
+
+void obs_in_flight(struct obs_worker *w, int delta)
+{
+    add_i64(&w->in_flight, delta);
+}
+
+void obs_shed(struct obs_worker *w)
+{
+    add_u64(&w->shed, 1);
+}
+
+static uint32_t hash(uint32_t key)
+{
+    key ^= key >> 16;
+    key *= 0x45d9f3b;
+    key ^= key >> 16;
+    return key;
+}
+
+static struct obs_http_count *count_entry(struct obs_worker *w, uint32_t key)
+{
+    for (uint32_t i = 0, h = hash(key); i < OBS_HTTP_KEYS; i++) {
+        struct obs_http_count *e = &w->counts[(h + i) % OBS_HTTP_KEYS];
+        uint32_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
+        if (k == key)
+            return e;
+        if (k == 0) {
+            /* release: a reader that sees the key also sees a valid (zero) count */
+            atomic_store_explicit(&e->key, key, memory_order_release);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static struct obs_http_hist *hist_entry(struct obs_worker *w, uint32_t key)
+{
+    for (uint32_t i = 0, h = hash(key); i < OBS_HIST_KEYS; i++) {
+        struct obs_http_hist *e = &w->hists[(h + i) % OBS_HIST_KEYS];
+        uint32_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
+        if (k == key)
+            return e;
+        if (k == 0) {
+            atomic_store_explicit(&e->key, key, memory_order_release);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsigned status,
+                     uint64_t duration_us)
+{
+    uint32_t base = ((route + 1) & 0xffff) << 16 | (method & 63) << 10;
+    struct obs_http_count *c = count_entry(w, base | (status & 1023));
+    struct obs_http_hist *h = hist_entry(w, base);
+    if (c)
+        add_u64(&c->count, 1);
+    if (!h)
+        return;
+    int b = 0;
+    double seconds = (double)duration_us / 1e6;
+    while (b < OBS_BUCKETS && seconds > obs_bucket_bounds[b])
+        b++;
+    if (b < OBS_BUCKETS)
+        add_u64(&h->buckets[b], 1);
+    add_u64(&h->count, 1);
+    add_u64(&h->sum_us, duration_us);
+}
+
+int64_t obs_conns(enum obs_conn_state state)
+{
+    int64_t n = 0;
+    for (unsigned i = 0, used = obs_workers(); i < used; i++)
+        n += atomic_load_explicit(&slots[i].conns[state], memory_order_relaxed);
+    return n;
+}
+
+int64_t obs_in_flight_total(void)
+{
+    int64_t n = 0;
+    for (unsigned i = 0, used = obs_workers(); i < used; i++)
+        n += atomic_load_explicit(&slots[i].in_flight, memory_order_relaxed);
+    return n;
+}
+
+uint64_t obs_shed_total(void)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0, used = obs_workers(); i < used; i++)
+        n += atomic_load_explicit(&slots[i].shed, memory_order_relaxed);
+    return n;
+}
