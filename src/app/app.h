@@ -44,6 +44,10 @@ struct crest_req {
     struct app_value values[APP_MAX_VALUES];
 };
 
+/* A query parameter's value decoded as FastAPI reads it (malformed escapes kept as sent).
+ * 0, -ENOENT, -ENOMEM. */
+int app_query_param(struct crest_req *req, const char *name, struct crest_str *out);
+
 /* Replaces a response whose JSON body failed to write (out of memory, writer misuse) with a
  * 503 or 500, so a truncated body is never sent. */
 void app_check_body(struct crest_req *req);

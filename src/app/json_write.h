@@ -6,8 +6,9 @@
 #include "crest.h"
 #include "mem/buf.h"
 
-/* As deep as the parser accepts, so any parsed input can be echoed back (422 inputs). */
-enum { APP_JSON_MAX_DEPTH = 256 };
+/* Deeper than the parser accepts (256), so any parsed input can be echoed back inside the three
+ * levels a 422 wraps it in ({"detail":[{"input": ...}]}); a multiple of 64 for the bit words. */
+enum { APP_JSON_MAX_DEPTH = 320 };
 
 struct crest_json {
     struct mem_buf *out; /* where text goes (borrowed) */

@@ -106,17 +106,19 @@ static void check_query(struct app_problems *p, struct crest_req *req)
         v->name = d->name;
         v->type = d->type;
         app_loc_push_key(&loc, d->name, strlen(d->name));
-        int err = crest_query_str(req, d->name, &text);
+        int err = app_query_param(req, d->name, &text);
         if (err == -ENOENT && d->required) {
             app_problem(p, &loc, "missing", "Field required", (struct app_input){0}, NULL, 0);
             continue;
         }
         if (err == -ENOENT && !d->default_text)
             continue; /* optional without default: stays absent */
+        if (err == -ENOMEM) {
+            p->oom = true;
+            continue;
+        }
         if (err == -ENOENT)
             text = (struct crest_str){d->default_text, strlen(d->default_text)};
-        else if (err)
-            text = (struct crest_str){"", 0}; /* undecodable: reported as unparsable */
         v->has = check_text(p, &loc, d, d->type, text, v);
     }
 }

@@ -18,17 +18,20 @@ bool app_percent_needed(const char *in, size_t n, bool plus_is_space)
     return memchr(in, '%', n) || (plus_is_space && memchr(in, '+', n));
 }
 
-long app_percent_decode(const char *in, size_t n, bool plus_is_space, char *out)
+static long decode(const char *in, size_t n, bool plus_is_space, bool lenient, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char c = in[i];
         if (c == '%') {
-            if (i + 2 >= n)
-                return -1;
-            int hi = hex_value((unsigned char)in[i + 1]), lo = hex_value((unsigned char)in[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
+            int hi = i + 2 < n ? hex_value((unsigned char)in[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_value((unsigned char)in[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                if (!lenient)
+                    return -1;
+                out[o++] = c;
+                continue;
+            }
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {
@@ -36,4 +39,14 @@ long app_percent_decode(const char *in, size_t n, bool plus_is_space, char *out)
         }
     }
     return (long)o;
+}
+
+long app_percent_decode(const char *in, size_t n, bool plus_is_space, char *out)
+{
+    return decode(in, n, plus_is_space, false, out);
+}
+
+long app_percent_decode_lenient(const char *in, size_t n, bool plus_is_space, char *out)
+{
+    return decode(in, n, plus_is_space, true, out);
 }

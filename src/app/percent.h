@@ -10,6 +10,10 @@
  * consumer downstream could hold faithfully). */
 long app_percent_decode(const char *in, size_t n, bool plus_is_space, char *out);
 
+/* Like app_percent_decode, but a malformed escape (or %00) is copied as it was sent, the way
+ * Python's urllib unquote reads it. Never fails. */
+long app_percent_decode_lenient(const char *in, size_t n, bool plus_is_space, char *out);
+
 /* Whether in[0..n) needs decoding at all (holds '%', or '+' when plus_is_space). */
 bool app_percent_needed(const char *in, size_t n, bool plus_is_space);
 

@@ -39,6 +39,7 @@ struct app_problems {
     struct crest_req *req;
     struct crest_json *j; /* the 422 body, opened at the first problem */
     uint32_t count;
+    bool oom; /* a value could not even be decoded: answer 503, not 422 */
 };
 
 void app_loc_push_key(struct app_loc *loc, const char *key, size_t len);

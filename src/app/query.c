@@ -17,7 +17,8 @@ static int key_is(const char *k, size_t n, const char *name, size_t name_len, ch
     return d >= 0 && (size_t)d == name_len && memcmp(scratch, name, name_len) == 0;
 }
 
-CREST_API int crest_query_str(struct crest_req *req, const char *name, struct crest_str *out)
+/* The raw (still encoded) value of the first pair whose key decodes to name. */
+static int find_raw(const struct crest_req *req, const char *name, struct crest_str *raw)
 {
     struct crest_str q = req->http.query;
     size_t name_len = strlen(name), i = 0;
@@ -35,23 +36,45 @@ CREST_API int crest_query_str(struct crest_req *req, const char *name, struct cr
         if ((key_len > sizeof(scratch) && app_percent_needed(pair, key_len, true)) ||
             !key_is(pair, key_len, name, name_len, scratch))
             continue;
-        const char *v = eq ? eq + 1 : pair + pair_len;
-        size_t v_len = eq ? pair_len - key_len - 1 : 0;
-        if (!app_percent_needed(v, v_len, true)) {
-            *out = (struct crest_str){v, v_len};
-            return 0;
-        }
-        char *dec = crest_req_alloc(req, v_len + 1);
-        if (!dec)
-            return -ENOMEM;
-        long n = app_percent_decode(v, v_len, true, dec);
-        if (n < 0)
-            return -EINVAL;
-        dec[n] = '\0';
-        *out = (struct crest_str){dec, (size_t)n};
+        *raw = eq ? (struct crest_str){eq + 1, pair_len - key_len - 1}
+                  : (struct crest_str){pair + pair_len, 0};
         return 0;
     }
     return -ENOENT;
+}
+
+static int decode_value(struct crest_req *req, struct crest_str raw, bool lenient,
+                        struct crest_str *out)
+{
+    if (!app_percent_needed(raw.ptr, raw.len, true)) {
+        *out = raw;
+        return 0;
+    }
+    char *dec = crest_req_alloc(req, raw.len + 1);
+    if (!dec)
+        return -ENOMEM;
+    long n = lenient ? app_percent_decode_lenient(raw.ptr, raw.len, true, dec)
+                     : app_percent_decode(raw.ptr, raw.len, true, dec);
+    if (n < 0)
+        return -EINVAL;
+    dec[n] = '\0';
+    *out = (struct crest_str){dec, (size_t)n};
+    return 0;
+}
+
+CREST_API int crest_query_str(struct crest_req *req, const char *name, struct crest_str *out)
+{
+    struct crest_str raw;
+    int err = find_raw(req, name, &raw);
+    return err ? err : decode_value(req, raw, false, out);
+}
+
+/* As FastAPI (Starlette's unquote) reads a query value: a malformed escape stays as sent. */
+int app_query_param(struct crest_req *req, const char *name, struct crest_str *out)
+{
+    struct crest_str raw;
+    int err = find_raw(req, name, &raw);
+    return err ? err : decode_value(req, raw, true, out);
 }
 
 CREST_API int crest_query_int(struct crest_req *req, const char *name, int64_t *out)

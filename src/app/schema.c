@@ -104,9 +104,14 @@ static bool check_number(struct app_check *c, const struct crest_field *f,
         return false;
     }
     if (f->type == CREST_TYPE_INTEGER && !v->is_integer) {
-        if (v->number != floor(v->number) || fabs(v->number) >= 9.2e18) {
+        if (v->number != floor(v->number)) {
             problem(c, "int_from_float",
                     "Input should be a valid integer, got a number with a fractional part", v);
+            return false;
+        }
+        if (fabs(v->number) >= 9.2e18) { /* integral, but past what crest stores (int64) */
+            problem(c, "int_parsing_size",
+                    "Unable to parse input string as an integer, exceeded maximum size", v);
             return false;
         }
         out->is_integer = true; /* 5.0 for an integer field is 5, as in pydantic's lax mode */

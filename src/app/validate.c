@@ -74,7 +74,7 @@ bool app_validate(struct crest_req *req)
     app_params_check(&p, req);
     if (route->def.body)
         memory_ok = check_body(&p, req, route->def.body);
-    if (!memory_ok || (p.count && !p.j)) {
+    if (!memory_ok || p.oom || (p.count && !p.j)) {
         req->json = NULL;
         if (crest_res_error(req, 503, "Service Unavailable") != 0)
             req->http.close = true;
