@@ -48,6 +48,9 @@ struct crest_req {
  * 0, -ENOENT, -ENOMEM. */
 int app_query_param(struct crest_req *req, const char *name, struct crest_str *out);
 
+/* Answers 503 for memory refused (the budget or malloc), with Retry-After and a close. */
+void app_answer_oom(struct crest_req *req);
+
 /* Replaces a response whose JSON body failed to write (out of memory, writer misuse) with a
  * 503 or 500, so a truncated body is never sent. */
 void app_check_body(struct crest_req *req);

@@ -2,7 +2,9 @@
  * parameters, then the handler. Errors follow FastAPI's shapes: 404 {"detail":"Not Found"}, 405
  * with Allow, 422 {"detail":[{type, loc, msg, input}]}. */
 #include "app/app.h"
+#include "http/server.h"
 #include "mem/buf.h"
+#include "net/worker.h"
 
 #include <errno.h>
 #include <string.h>
@@ -79,7 +81,7 @@ void app_dispatch(void *ctx, struct http_request *hreq)
         answer(req, 405, "Method Not Allowed");
         return;
     case 503:
-        answer(req, 503, "Service Unavailable");
+        app_answer_oom(req);
         return;
     default:
         answer(req, 404, "Not Found");
@@ -105,6 +107,19 @@ void app_check_body(struct crest_req *req)
     /* a JSON body the writer gave up on is not valid JSON: never send it */
     req->http.res_headers->len = 0;
     req->json = NULL;
-    answer(req, err == -ENOMEM ? 503 : 500,
-           err == -ENOMEM ? "Service Unavailable" : "Internal Server Error");
+    if (err == -ENOMEM)
+        app_answer_oom(req);
+    else
+        answer(req, 500, "Internal Server Error");
+}
+
+void app_answer_oom(struct crest_req *req)
+{
+    req->http.res_headers->len = 0;
+    req->json = NULL;
+    req->http.close = true; /* shed: the client retries later, on a new connection */
+    obs_shed(req->http.worker->stats);
+    if (crest_res_error(req, 503, http_oom_detail()) != 0 ||
+        crest_res_header(req, "Retry-After", "1") != 0)
+        req->http.status = 503; /* the status line at least */
 }

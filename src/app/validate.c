@@ -75,9 +75,7 @@ bool app_validate(struct crest_req *req)
     if (route->def.body)
         memory_ok = check_body(&p, req, route->def.body);
     if (!memory_ok || p.oom || (p.count && !p.j)) {
-        req->json = NULL;
-        if (crest_res_error(req, 503, "Service Unavailable") != 0)
-            req->http.close = true;
+        app_answer_oom(req);
         return true;
     }
     return app_problems_finish(&p);

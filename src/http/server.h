@@ -28,6 +28,9 @@ struct http_server {
 /* Fills srv->ops and derived sizes; call after the fields above are set. */
 void http_server_init(struct http_server *srv);
 
+/* The detail of a 503 for memory: "Server over memory budget" when a budget is set. */
+const char *http_oom_detail(void);
+
 /* Appends a complete response with {"detail": detail} (JSON-escaped) to out; for errors crest
  * answers itself (parse errors, 404, 408). */
 int http_append_error(struct mem_buf *out, unsigned status, const char *detail, bool close,

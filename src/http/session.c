@@ -98,6 +98,21 @@ static enum net_verdict fail_and_close(struct http_session *s, struct net_io *io
     return NET_CLOSE;
 }
 
+/* Memory refused (the budget, or malloc): 503 with Retry-After, close, count it as shed. */
+static enum net_verdict shed(struct http_session *s, struct net_worker *w, struct net_io *io)
+{
+    s->closing = true;
+    obs_shed(w->stats);
+    (void)http_append_error(&io->out, 503, http_oom_detail(), true, "Retry-After: 1\r\n");
+    return NET_CLOSE;
+}
+
+const char *http_oom_detail(void)
+{
+    return mem_refused_by_budget() || mem_budget_limit() ? "Server over memory budget"
+                                                         : "Service Unavailable";
+}
+
 /* ---- the session's life in an io block ---- */
 
 static void session_start(void *ctx, struct net_worker *w, struct net_conn *c)
@@ -182,32 +197,35 @@ static void cut_input(struct net_io *io, char *at, uint32_t n)
 /* RFC 9112 6.3: the body's length comes from Transfer-Encoding: chunked, else Content-Length, else
  * it is empty. A body that would not fit the read buffer is gathered into s->body. */
 static enum net_verdict begin_body(const struct http_server *srv, struct http_session *s,
-                                   struct net_io *io)
+                                   struct net_worker *w, struct net_io *io)
 {
     const struct http_parser *p = &s->parser;
     uint32_t avail = io->in_len - io->in_off;
 
     if (p->has_content_length && p->content_length > srv->max_body_bytes)
         return fail_and_close(s, io, 413, "Request body too large");
+    /* refuse early: a body the budget cannot hold is turned away before a byte is buffered */
+    if (p->has_content_length && (int64_t)p->content_length > mem_budget_room())
+        return shed(s, w, io);
     if (p->chunked) {
         s->body_moved = true;
     } else if (p->has_content_length && p->head_len + p->content_length > io->in_cap) {
         s->body_moved = true;
         if (mem_buf_reserve(&s->body, MEM_BODY, p->content_length) != 0)
-            return fail_and_close(s, io, 503, "Service Unavailable");
+            return shed(s, w, io);
     }
     /* RFC 9110 10.1.1: answer 100 only when the client waits for it, before any body byte */
     if (p->expect_continue && p->version_minor >= 1 && avail == p->head_len) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (mem_buf_append(&io->out, MEM_OUT, cont, sizeof(cont) - 1) != 0)
-            return fail_and_close(s, io, 503, "Service Unavailable");
+            return shed(s, w, io);
     }
     s->phase = PHASE_BODY;
     return NET_WANT_BODY;
 }
 
 static enum net_verdict read_chunked(const struct http_server *srv, struct http_session *s,
-                                     struct net_io *io)
+                                     struct net_worker *w, struct net_io *io)
 {
     char *data = io->in + io->in_off + s->parser.head_len;
     uint32_t len = io->in_len - io->in_off - s->parser.head_len, consumed;
@@ -218,20 +236,20 @@ static enum net_verdict read_chunked(const struct http_server *srv, struct http_
     if ((uint64_t)s->body.len + len > srv->max_body_bytes)
         return fail_and_close(s, io, 413, "Request body too large");
     if (mem_buf_append(&s->body, MEM_BODY, data, len) != 0)
-        return fail_and_close(s, io, 503, "Service Unavailable");
+        return shed(s, w, io);
     cut_input(io, data, consumed);
     return st == HTTP_CHUNKED_DONE ? NET_WANT_REQUEST : NET_WANT_BODY;
 }
 
 /* NET_WANT_REQUEST when the body is complete, NET_WANT_BODY for more, NET_CLOSE on error. */
 static enum net_verdict read_body(const struct http_server *srv, struct http_session *s,
-                                  struct net_io *io)
+                                  struct net_worker *w, struct net_io *io)
 {
     const struct http_parser *p = &s->parser;
     uint32_t after_head = io->in_len - io->in_off - p->head_len;
 
     if (p->chunked)
-        return read_chunked(srv, s, io);
+        return read_chunked(srv, s, w, io);
     if (!p->has_content_length)
         return NET_WANT_REQUEST;
     if (!s->body_moved)
@@ -240,7 +258,7 @@ static enum net_verdict read_body(const struct http_server *srv, struct http_ses
     uint32_t take = after_head < missing ? after_head : missing;
     char *data = io->in + io->in_off + p->head_len;
     if (mem_buf_append(&s->body, MEM_BODY, data, take) != 0)
-        return fail_and_close(s, io, 503, "Service Unavailable");
+        return shed(s, w, io);
     cut_input(io, data, take);
     return s->body.len == p->content_length ? NET_WANT_REQUEST : NET_WANT_BODY;
 }
@@ -361,13 +379,13 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
             case HTTP_PARSE_DONE:
                 break;
             }
-            v = begin_body(srv, s, io);
+            v = begin_body(srv, s, w, io);
             if (v == NET_CLOSE)
                 return v;
             break;
         }
         case PHASE_BODY:
-            v = read_body(srv, s, io);
+            v = read_body(srv, s, w, io);
             if (v != NET_WANT_REQUEST)
                 return v;
             v = dispatch(srv, s, w, c);

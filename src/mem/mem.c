@@ -5,6 +5,7 @@
  * allocation simply makes one slot negative and another positive; the sum stays right. */
 #include "mem.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,14 +16,20 @@ struct tag_counters {
     _Atomic int64_t live_blocks;
     _Atomic uint64_t total_bytes;
     _Atomic uint64_t total_blocks;
+    _Atomic int64_t peak_bytes; /* this slot's high-water mark of live_bytes */
 };
 
 struct slot {
     struct tag_counters tags[MEM_TAG_COUNT];
+    _Atomic int64_t live_total; /* all tags: what the budget share is checked against */
+    _Atomic int64_t share;      /* budget share of this slot; 0: unlimited */
+    _Atomic uint64_t refused;   /* allocations refused by the budget */
 } __attribute__((aligned(64)));
 
 static struct slot slots[MEM_MAX_SLOTS];
 static _Thread_local unsigned my_slot;
+static _Thread_local bool last_refusal_was_budget;
+static _Atomic uint64_t budget_limit;
 
 static const char *const tag_names[] = {
 #define MEM_TAG_NAME(id, name) name,
@@ -53,10 +60,39 @@ static inline void bump_u(_Atomic uint64_t *v, uint64_t by)
                           memory_order_relaxed);
 }
 
+/* The budget, like SQLite's hard heap limit: an allocation that would take this thread past its
+ * share is refused (NULL) before malloc is asked, and the caller sheds the request. Shares are
+ * per thread, so the check reads only this thread's slot: no shared counter on the request path,
+ * and the sum of the shares plus the start-up baseline never exceeds the limit. */
+static inline bool admit(size_t n)
+{
+    struct slot *s = &slots[my_slot];
+    int64_t share = atomic_load_explicit(&s->share, memory_order_relaxed);
+    if (share == 0 ||
+        atomic_load_explicit(&s->live_total, memory_order_relaxed) + (int64_t)n <= share) {
+        last_refusal_was_budget = false;
+        return true;
+    }
+    bump_u(&s->refused, 1);
+    last_refusal_was_budget = true;
+    return false;
+}
+
+static inline void count_live(enum mem_tag tag, int64_t by)
+{
+    struct slot *s = &slots[my_slot];
+    struct tag_counters *t = &s->tags[tag];
+    int64_t live = atomic_load_explicit(&t->live_bytes, memory_order_relaxed) + by;
+    atomic_store_explicit(&t->live_bytes, live, memory_order_relaxed);
+    if (live > atomic_load_explicit(&t->peak_bytes, memory_order_relaxed))
+        atomic_store_explicit(&t->peak_bytes, live, memory_order_relaxed);
+    bump(&s->live_total, by);
+}
+
 static inline void count_alloc(enum mem_tag tag, size_t n)
 {
     struct tag_counters *t = &slots[my_slot].tags[tag];
-    bump(&t->live_bytes, (int64_t)n);
+    count_live(tag, (int64_t)n);
     bump(&t->live_blocks, 1);
     bump_u(&t->total_bytes, n);
     bump_u(&t->total_blocks, 1);
@@ -65,13 +101,13 @@ static inline void count_alloc(enum mem_tag tag, size_t n)
 static inline void count_free(enum mem_tag tag, size_t n)
 {
     struct tag_counters *t = &slots[my_slot].tags[tag];
-    bump(&t->live_bytes, -(int64_t)n);
+    count_live(tag, -(int64_t)n);
     bump(&t->live_blocks, -1);
 }
 
 void *mem_alloc(enum mem_tag tag, size_t n)
 {
-    if (n == 0)
+    if (n == 0 || !admit(n))
         return NULL;
     void *p = malloc(n);
     if (p)
@@ -82,7 +118,7 @@ void *mem_alloc(enum mem_tag tag, size_t n)
 void *mem_calloc(enum mem_tag tag, size_t count, size_t size)
 {
     size_t n;
-    if (__builtin_mul_overflow(count, size, &n) || n == 0)
+    if (__builtin_mul_overflow(count, size, &n) || n == 0 || !admit(n))
         return NULL;
     void *p = calloc(count, size);
     if (p)
@@ -98,11 +134,13 @@ void *mem_realloc(enum mem_tag tag, void *p, size_t old_n, size_t new_n)
         mem_free(tag, p, old_n);
         return NULL;
     }
+    if (new_n > old_n && !admit(new_n - old_n))
+        return NULL;
     void *q = realloc(p, new_n);
     if (!q)
         return NULL; /* p is still valid and still counted */
     struct tag_counters *t = &slots[my_slot].tags[tag];
-    bump(&t->live_bytes, (int64_t)new_n - (int64_t)old_n);
+    count_live(tag, (int64_t)new_n - (int64_t)old_n);
     if (new_n > old_n)
         bump_u(&t->total_bytes, new_n - old_n);
     return q;
@@ -120,7 +158,7 @@ void mem_free(enum mem_tag tag, void *p, size_t n)
  * unlike the size asked for, can be recovered from the pointer at free time. */
 void *mem_alloc_unsized(enum mem_tag tag, size_t n)
 {
-    if (n == 0)
+    if (n == 0 || !admit(n))
         return NULL;
     void *p = malloc(n);
     if (p)
@@ -137,12 +175,14 @@ void *mem_realloc_unsized(enum mem_tag tag, void *p, size_t n)
         return NULL;
     }
     size_t old_n = malloc_usable_size(p); /* p is gone once realloc succeeds */
+    if (n > old_n && !admit(n - old_n))
+        return NULL;
     void *q = realloc(p, n);
     if (!q)
         return NULL; /* p is still valid and still counted */
     size_t new_n = malloc_usable_size(q);
     struct tag_counters *t = &slots[my_slot].tags[tag];
-    bump(&t->live_bytes, (int64_t)new_n - (int64_t)old_n);
+    count_live(tag, (int64_t)new_n - (int64_t)old_n);
     if (new_n > old_n)
         bump_u(&t->total_bytes, new_n - old_n);
     return q;
@@ -193,5 +233,51 @@ void mem_stats(enum mem_tag tag, struct mem_tag_stats *out)
         out->live_blocks += atomic_load_explicit(&t->live_blocks, memory_order_relaxed);
         out->total_bytes += atomic_load_explicit(&t->total_bytes, memory_order_relaxed);
         out->total_blocks += atomic_load_explicit(&t->total_blocks, memory_order_relaxed);
+        out->peak_bytes += atomic_load_explicit(&t->peak_bytes, memory_order_relaxed);
     }
+}
+
+int64_t mem_tracked_bytes(void)
+{
+    int64_t n = 0;
+    for (unsigned i = 0; i < MEM_MAX_SLOTS; i++)
+        n += atomic_load_explicit(&slots[i].live_total, memory_order_relaxed);
+    return n;
+}
+
+int mem_budget_set(uint64_t limit_bytes, unsigned n_workers)
+{
+    int64_t baseline = mem_tracked_bytes();
+    if (limit_bytes == 0 || n_workers == 0) {
+        atomic_store(&budget_limit, 0);
+        for (unsigned i = 1; i < MEM_MAX_SLOTS; i++)
+            atomic_store(&slots[i].share, 0);
+        return 0;
+    }
+    if ((int64_t)limit_bytes <= baseline)
+        return -ENOMEM;
+    int64_t share = ((int64_t)limit_bytes - baseline) / (int64_t)n_workers;
+    for (unsigned i = 1; i <= n_workers && i < MEM_MAX_SLOTS; i++)
+        atomic_store(&slots[i].share, share);
+    atomic_store(&budget_limit, limit_bytes);
+    return 0;
+}
+
+uint64_t mem_budget_limit(void)
+{
+    return atomic_load_explicit(&budget_limit, memory_order_relaxed);
+}
+
+int64_t mem_budget_room(void)
+{
+    struct slot *s = &slots[my_slot];
+    int64_t share = atomic_load_explicit(&s->share, memory_order_relaxed);
+    if (share == 0)
+        return INT64_MAX;
+    return share - atomic_load_explicit(&s->live_total, memory_order_relaxed);
+}
+
+bool mem_refused_by_budget(void)
+{
+    return last_refusal_was_budget;
 }

@@ -5,6 +5,7 @@
 #ifndef CREST_MEM_H
 #define CREST_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,8 @@ struct mem_tag_stats {
     int64_t live_blocks;
     uint64_t total_bytes; /* bytes ever allocated */
     uint64_t total_blocks;
+    int64_t peak_bytes; /* sum of each thread's high-water mark: exact with one worker, an upper
+                           bound of the process-wide peak with several */
 };
 
 const char *mem_tag_name(enum mem_tag tag);
@@ -67,6 +70,20 @@ void *mem_alloc_unsized(enum mem_tag tag, size_t n);
 void *mem_realloc_unsized(enum mem_tag tag, void *p, size_t n);
 void mem_free_unsized(enum mem_tag tag, void *p);
 size_t mem_size_unsized(const void *p);
+
+/* Live bytes over every tag and thread: what crest itself holds. */
+int64_t mem_tracked_bytes(void);
+
+/* Sets the memory budget (0: none) before the workers start: what is tracked now is the
+ * baseline, and each of the n_workers threads (slots 1..n) gets an equal share of the rest.
+ * -ENOMEM when the baseline already exceeds the limit. */
+int mem_budget_set(uint64_t limit_bytes, unsigned n_workers);
+uint64_t mem_budget_limit(void);
+/* Bytes this thread may still allocate (INT64_MAX without a budget): for refusing a large body
+ * before buffering it. */
+int64_t mem_budget_room(void);
+/* Whether this thread's last refused allocation was the budget's doing (not malloc's). */
+bool mem_refused_by_budget(void);
 
 /* Sums the per-thread counters of one tag. Figures are a moment's view, not a transaction. */
 void mem_stats(enum mem_tag tag, struct mem_tag_stats *out);

@@ -22,6 +22,7 @@ enum {
     /* Writers wait for each other this long before a request gets -EBUSY (a 503): far above any
      * single-row transaction, even with an fsync each, so it only fires on a stuck writer. */
     BUSY_TIMEOUT_MS = 5000,
+    WAL_RETRY_MS = 5,
     ALL_FIELDS = STORE_NAME | STORE_DESCRIPTION | STORE_PRICE | STORE_TAX | STORE_TAGS,
     FIRST_PAGE_ITEMS = 16,
 };
@@ -480,8 +481,8 @@ static int open_error(struct store *s, char *err, const char *url, const char *s
     int sys = os && s->db ? sqlite3_system_errno(s->db) : 0;
 
     if (err)
-        snprintf(err, CREST_ERR_LEN, "sqlite %s: %s: %s%s%s", url, step,
-                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), sys ? ": " : "",
+        snprintf(err, CREST_ERR_LEN, "sqlite %s: %s: %s (code %d)%s%s", url, step,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), rc, sys ? ": " : "",
                  sys ? strerror(sys) : "");
     return errno_of(rc);
 }
@@ -507,6 +508,20 @@ static int query_text(sqlite3 *db, const char *sql, char *buf, size_t cap)
     return rc;
 }
 
+/* Switching a file to WAL takes an exclusive lock while holding a shared one, and SQLite answers
+ * SQLITE_BUSY at once rather than call the busy handler (two such upgraders would deadlock). So
+ * workers opening a new file together retry here, for as long as busy_timeout would have waited;
+ * this runs at startup only, where sleeping blocks no client. */
+static int enable_wal(struct store *s, char *mode, size_t cap)
+{
+    for (int waited_ms = 0;; waited_ms += WAL_RETRY_MS) {
+        int rc = query_text(s->db, "PRAGMA journal_mode=WAL", mode, cap);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
+            return rc;
+        sqlite3_sleep(WAL_RETRY_MS);
+    }
+}
+
 /* Durability. With WAL, synchronous=NORMAL already survives kill -9 at any moment: a commit has
  * been write()n to the WAL, into the kernel's page cache, before COMMIT returns, and a killed
  * process loses nothing the kernel holds. What NORMAL can lose is the last commits on power loss
@@ -524,8 +539,10 @@ static int configure(struct store *s, const char *url, char *err)
     sqlite3_extended_result_codes(s->db, 1);
     rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK && strcmp(url, ":memory:") != 0) {
-        rc = query_text(s->db, "PRAGMA journal_mode=WAL", mode, sizeof(mode));
-        if (rc == SQLITE_OK && strcmp(mode, "wal") != 0) {
+        rc = enable_wal(s, mode, sizeof(mode));
+        if (rc != SQLITE_OK)
+            return open_error(s, err, url, "journal_mode=WAL", rc);
+        if (strcmp(mode, "wal") != 0) {
             if (err)
                 snprintf(err, CREST_ERR_LEN, "sqlite %s: cannot use WAL (journal mode is %s)", url,
                          mode);

@@ -49,6 +49,11 @@ typedef void (*store_done_fn)(void *ud, int status, const struct store_item *ite
 
 struct store;
 
+/* Every operation returns 0 once it has started (its callback then runs exactly once), or
+ * -EINVAL for arguments no backend could use: NULL store, allocator or callback; among the
+ * fields written, a NULL name, a NaN price or tax, n_tags > 0 with tags NULL; field bits outside
+ * enum store_field; a negative offset or limit. Strings in results are NUL-terminated copies;
+ * remove answers with n = 0. */
 struct store_ops {
     const char *name; /* "sqlite" */
     /* Opens the store at url (a file path, ":memory:"); creates and migrates the schema. */
@@ -64,7 +69,8 @@ struct store_ops {
     /* Replaces every field of item in->id. */
     int (*replace)(struct store *s, const struct store_item *in, const struct store_alloc *out,
                    store_done_fn cb, void *ud);
-    /* Sets the fields named in `fields` (enum store_field bits) from in, for item in->id. */
+    /* Sets the fields named in `fields` (enum store_field bits) from in, for item in->id; the
+     * other fields of in are not read. Answers with the whole stored item. */
     int (*patch)(struct store *s, const struct store_item *in, unsigned fields,
                  const struct store_alloc *out, store_done_fn cb, void *ud);
     int (*remove)(struct store *s, int64_t id, store_done_fn cb, void *ud);

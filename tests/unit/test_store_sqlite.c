@@ -34,6 +34,7 @@ enum {
     BUMP_BYTES = 1 << 20,
     LIST_ITEMS = 25,
     THREAD_WRITES = 200,
+    OPENERS = 8,
 };
 
 static const struct store_ops *ops(void)
@@ -212,11 +213,12 @@ struct tmp {
     char db[128];
 };
 
-static void tmp_make(struct tmp *t)
+static struct tmp tmp_make(void)
 {
-    snprintf(t->dir, sizeof(t->dir), "/tmp/crest-store-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->db, sizeof(t->db), "%s/items.db", t->dir);
+    struct tmp t = {.dir = "/tmp/crest-store-XXXXXX"};
+    assert_non_null(mkdtemp(t.dir));
+    snprintf(t.db, sizeof(t.db), "%s/items.db", t.dir);
+    return t;
 }
 
 /* Removes the directory and whatever SQLite left in it (-wal, -shm). */
@@ -308,12 +310,11 @@ static void test_crud_in_memory(void **state)
 
 static void test_crud_on_file_persists_across_reopen(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     struct store_item in = full_item();
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     struct store *s = open_store(t.db);
     crud_round(s);
     assert_int_equal(create_ok(s, &b, &in), 2);
@@ -331,12 +332,11 @@ static void test_crud_on_file_persists_across_reopen(void **state)
 
 static void test_ids_count_from_one_and_are_never_reused(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     struct store_item in = plain_item("x", 1);
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     struct store *s = open_store(t.db);
     for (int64_t id = 1; id <= 3; id++)
         assert_int_equal(create_ok(s, &b, &in), id);
@@ -542,12 +542,11 @@ static void test_description_and_tax_null_empty_zero_and_set(void **state)
 
 static void test_reopen_keeps_data_and_schema_version(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     struct store_item in = full_item();
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     struct store *s = open_store(t.db);
     create_ok(s, &b, &in);
     ops()->close(s);
@@ -568,10 +567,9 @@ static void test_reopen_keeps_data_and_schema_version(void **state)
 
 static void test_file_uses_wal_full_sync_and_a_small_cache(void **state)
 {
-    struct tmp t;
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     struct store *s = open_store(t.db);
     sqlite3 *db = store_sqlite_db(s);
     sqlite3_stmt *st;
@@ -588,12 +586,11 @@ static void test_file_uses_wal_full_sync_and_a_small_cache(void **state)
 
 static void test_empty_existing_file_is_migrated(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     struct store_item in = plain_item("x", 1);
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     sqlite3 *db = raw_open(":memory:"); /* a SQLite file of someone else's, at version 0 */
     sqlite3_close(db);
     assert_int_equal(sqlite3_open_v2(t.db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
@@ -614,12 +611,11 @@ static void test_empty_existing_file_is_migrated(void **state)
 
 static void test_newer_schema_version_refuses_to_open(void **state)
 {
-    struct tmp t;
     char err[CREST_ERR_LEN] = "";
     struct store *s = NULL;
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     sqlite3 *db = raw_open(":memory:");
     sqlite3_close(db);
     assert_int_equal(sqlite3_open_v2(t.db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
@@ -636,11 +632,10 @@ static void test_newer_schema_version_refuses_to_open(void **state)
 /* Two workers: one connection each on the same file, writes interleaved. */
 static void test_two_stores_on_one_file_interleave_writes(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     struct store *s1 = open_store(t.db);
     struct store *s2 = open_store(t.db);
     for (int64_t i = 1; i <= 20; i++) {
@@ -665,6 +660,7 @@ static void test_two_stores_on_one_file_interleave_writes(void **state)
 
 struct writer {
     const char *path;
+    unsigned slot; /* memory counters of its own, as a worker has */
     int failures;
     int64_t last_id;
 };
@@ -676,6 +672,7 @@ static void *write_many(void *arg)
     struct store *s = NULL;
     char err[CREST_ERR_LEN];
 
+    mem_thread_slot(w->slot);
     if (!b.buf || ops()->open(w->path, &s, err) != 0) {
         w->failures = -1;
         free(b.buf);
@@ -702,15 +699,14 @@ static void *write_many(void *arg)
  * SQLITE_BUSY away from the callers. */
 static void test_two_threads_writing_never_see_busy(void **state)
 {
-    struct tmp t;
     struct writer w[2];
     pthread_t th[2];
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     ops()->close(open_store(t.db)); /* create and migrate first, so both race only on writes */
     for (int i = 0; i < 2; i++) {
-        w[i] = (struct writer){.path = t.db};
+        w[i] = (struct writer){.path = t.db, .slot = 1 + (unsigned)i};
         assert_int_equal(pthread_create(&th[i], NULL, write_many, &w[i]), 0);
     }
     for (int i = 0; i < 2; i++) {
@@ -726,6 +722,7 @@ static void test_two_threads_writing_never_see_busy(void **state)
 
 struct opener {
     const char *path;
+    unsigned slot;
     int rc;
     char err[CREST_ERR_LEN];
 };
@@ -735,26 +732,27 @@ static void *open_close(void *arg)
     struct opener *o = arg;
     struct store *s = NULL;
 
+    mem_thread_slot(o->slot);
     o->rc = ops()->open(o->path, &s, o->err);
     if (o->rc == 0)
         ops()->close(s);
     return NULL;
 }
 
-/* Workers opening a brand-new file at once: one migrates, the others find it done. */
+/* Workers opening a brand-new file at once: one switches it to WAL and migrates, the others wait
+ * their turn (journal_mode=WAL answers SQLITE_BUSY without waiting) and find it done. */
 static void test_concurrent_first_opens_migrate_once(void **state)
 {
-    struct tmp t;
-    struct opener o[4];
-    pthread_t th[4];
+    struct opener o[OPENERS];
+    pthread_t th[OPENERS];
     (void)state;
 
-    tmp_make(&t);
-    for (int i = 0; i < 4; i++) {
-        o[i] = (struct opener){.path = t.db};
+    struct tmp t = tmp_make();
+    for (int i = 0; i < OPENERS; i++) {
+        o[i] = (struct opener){.path = t.db, .slot = 1 + (unsigned)i};
         assert_int_equal(pthread_create(&th[i], NULL, open_close, &o[i]), 0);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < OPENERS; i++) {
         assert_int_equal(pthread_join(th[i], NULL), 0);
         if (o[i].rc)
             fail_msg("open %d: %d %s", i, o[i].rc, o[i].err);
@@ -809,7 +807,6 @@ static void test_query_only_connection_refuses_writes_but_reads(void **state)
  * test_query_only_connection_refuses_writes_but_reads covers the store's side. */
 static void test_read_only_file_refuses_writes_but_reads(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     struct store_item in = full_item();
     (void)state;
@@ -818,7 +815,7 @@ static void test_read_only_file_refuses_writes_but_reads(void **state)
         free(b.buf);
         skip();
     }
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     struct store *s = open_store(t.db);
     int64_t id = create_ok(s, &b, &in);
     ops()->close(s);
@@ -834,14 +831,13 @@ static void test_read_only_file_refuses_writes_but_reads(void **state)
  * (Debian's SQLite treats such names as URIs unless told not to). */
 static void test_file_colon_name_is_a_path_not_a_uri(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     struct store_item in = plain_item("x", 1);
     char cwd[512];
     char path[256];
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     assert_int_equal(chdir(t.dir), 0);
     struct store *s = open_store("file:items.db?mode=memory");
@@ -856,13 +852,12 @@ static void test_file_colon_name_is_a_path_not_a_uri(void **state)
 
 static void test_garbage_file_fails_to_open_with_a_reason(void **state)
 {
-    struct tmp t;
     char err[CREST_ERR_LEN] = "";
     char garbage[8192];
     struct store *s = NULL;
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     for (size_t i = 0; i < sizeof(garbage); i++)
         garbage[i] = (char)(i * 7 + 3);
     write_file(t.db, garbage, sizeof(garbage), 0);
@@ -877,13 +872,12 @@ static void test_garbage_file_fails_to_open_with_a_reason(void **state)
  * store answers again once the damage is out of the way (nothing stays half-done). */
 static void test_corrupt_table_gives_eio(void **state)
 {
-    struct tmp t;
     struct bump b = bump_new();
     struct store_item in = full_item();
     char garbage[4096];
     (void)state;
 
-    tmp_make(&t);
+    struct tmp t = tmp_make();
     struct store *s = open_store(t.db);
     for (int i = 0; i < 3; i++)
         create_ok(s, &b, &in);
