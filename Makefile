@@ -15,7 +15,7 @@ BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev libsqlite3-dev
 TEST_PKGS  = $(BUILD_PKGS) python3-pytest python3-fastapi python3-uvicorn
 BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil
 
-.PHONY: all build run test unit e2e asan install bench bench-engine format format-check clean deps-build deps-test deps-bench
+.PHONY: all build run test test-asan unit e2e asan install bench bench-engine format format-check clean deps-build deps-test deps-bench
 
 all: build
 
@@ -30,6 +30,13 @@ run: build
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	CREST_BIN=$(abspath $(BUILD)/crest) CREST_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	$(MAKE) --no-print-directory test-asan
+
+# The whole suite again on the ASan + UBSan + LSan build (with fault injection compiled in); any
+# sanitizer report fails it (ctest: the process aborts; e2e: conftest scans crest's stderr).
+test-asan: asan
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+	CREST_BIN=$(abspath build-asan/crest) CREST_BUILD=$(abspath $(BUILD)) ASAN_OPTIONS=detect_leaks=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -38,7 +45,7 @@ e2e: build
 	CREST_BIN=$(abspath $(BUILD)/crest) CREST_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 asan: deps-build
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCREST_SANITIZE=ON $(if $(filter true,$(CI)),-DCREST_WERROR=ON,) >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCREST_SANITIZE=ON -DCREST_FAULT_INJECTION=ON $(if $(filter true,$(CI)),-DCREST_WERROR=ON,) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
 install: deps-build

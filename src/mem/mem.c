@@ -64,9 +64,40 @@ static inline void bump_u(_Atomic uint64_t *v, uint64_t by)
  * share is refused (NULL) before malloc is asked, and the caller sheds the request. Shares are
  * per thread, so the check reads only this thread's slot: no shared counter on the request path,
  * and the sum of the shares plus the start-up baseline never exceeds the limit. */
+#ifdef CREST_FAULT_INJECTION
+/* Test builds: CREST_FAIL_ALLOC=N makes the Nth allocation of the process fail, as SQLite's
+ * sqlite3_memdebug_fail and Lua's debug_realloc do, so tests can walk N over a scenario and prove
+ * every failure path answers 500/503 or closes, and leaks nothing. A shared counter is fine here:
+ * release builds compile none of this. */
+static _Atomic long fail_countdown = -1;
+
+__attribute__((constructor)) static void read_fail_alloc(void)
+{
+    const char *v = getenv("CREST_FAIL_ALLOC");
+    if (v && *v)
+        atomic_store(&fail_countdown, strtol(v, NULL, 10));
+}
+
+static bool injected_failure(void)
+{
+    if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) <= 0)
+        return false;
+    return atomic_fetch_sub(&fail_countdown, 1) == 1;
+}
+#else
+static inline bool injected_failure(void)
+{
+    return false;
+}
+#endif
+
 static inline bool admit(size_t n)
 {
     struct slot *s = &slots[my_slot];
+    if (injected_failure()) {
+        last_refusal_was_budget = false;
+        return false;
+    }
     int64_t share = atomic_load_explicit(&s->share, memory_order_relaxed);
     if (share == 0 ||
         atomic_load_explicit(&s->live_total, memory_order_relaxed) + (int64_t)n <= share) {

@@ -174,8 +174,11 @@ static void conn_close(struct net_worker *w, struct net_conn *c)
     }
     queue_leave(w, c);
     release_io(w, c);
-    close(c->fd);
+    int fd = c->fd;
+    /* the slot is released before the fd: once closed, the fd number may be accepted at once by
+     * another worker, which then owns this slot */
     c->fd = -1;
+    close(fd);
     w->n_conns--;
     if (w->accept_paused)
         resume_accept(w); /* an fd just came free */
@@ -362,8 +365,8 @@ static void on_conn_event(void *ctx, int fd, uint32_t events)
     struct net_worker *w = ctx;
     struct net_conn *c = conn_at(fd);
 
-    if (c->fd != fd)
-        return; /* closed earlier in this batch */
+    if (c->fd != fd || c->worker != w->id)
+        return; /* closed earlier in this batch (and perhaps reused by another worker) */
     /* A FIN (EPOLLRDHUP) is not acted on here: reads drain what came before it and then see
      * the end of input themselves, so a request sent together with its FIN is still answered. */
     if (c->flags & NET_CONN_LINGER) {
@@ -461,12 +464,12 @@ static void on_accept_timer(struct net_timer *t)
 static void conn_open(struct net_worker *w, int fd)
 {
     static const int one = 1;
-    struct net_conn *c = conn_at(fd);
 
     if ((uint32_t)fd >= n_conn_slots) {
         close(fd);
         return;
     }
+    struct net_conn *c = conn_at(fd);
     /* responses leave in one write per batch; Nagle would only delay them */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     memset(c, 0, sizeof(*c));
@@ -476,8 +479,8 @@ static void conn_open(struct net_worker *w, int fd)
     c->verdict = NET_WANT_REQUEST;
     c->worker = (uint8_t)w->id;
     if (net_loop_add_conn(&w->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+        c->fd = -1; /* before close: see conn_close */
         close(fd);
-        c->fd = -1;
         return;
     }
     w->n_conns++;
