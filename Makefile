@@ -36,7 +36,7 @@ test: deps-test build
 # sanitizer report fails it (ctest: the process aborts; e2e: conftest scans crest's stderr).
 test-asan: asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
-	CREST_BIN=$(abspath build-asan/crest) CREST_BUILD=$(abspath $(BUILD)) ASAN_OPTIONS=detect_leaks=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	CREST_BIN=$(abspath build-asan/crest) CREST_BUILD=$(abspath $(BUILD)) CREST_FAULT_INJECTION=1 ASAN_OPTIONS=detect_leaks=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
