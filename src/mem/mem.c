@@ -5,6 +5,8 @@
  * allocation simply makes one slot negative and another positive; the sum stays right. */
 #include "mem.h"
 
+#include "counter.h"
+
 #include <errno.h>
 #include <malloc.h>
 #include <stdatomic.h>
@@ -45,19 +47,6 @@ const char *mem_tag_name(enum mem_tag tag)
 void mem_thread_slot(unsigned slot)
 {
     my_slot = slot < MEM_MAX_SLOTS ? slot : 0;
-}
-
-/* Owner-only read-modify-write: no lock prefix, no torn values for readers. */
-static inline void bump(_Atomic int64_t *v, int64_t by)
-{
-    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by,
-                          memory_order_relaxed);
-}
-
-static inline void bump_u(_Atomic uint64_t *v, uint64_t by)
-{
-    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by,
-                          memory_order_relaxed);
 }
 
 /* The budget, like SQLite's hard heap limit: an allocation that would take this thread past its
@@ -104,7 +93,7 @@ static inline bool admit(size_t n)
         last_refusal_was_budget = false;
         return true;
     }
-    bump_u(&s->refused, 1);
+    counter_add_u(&s->refused, 1);
     last_refusal_was_budget = true;
     return false;
 }
@@ -117,7 +106,7 @@ static inline void count_live(enum mem_tag tag, int64_t by)
     atomic_store_explicit(&t->live_bytes, live, memory_order_relaxed);
     if (live > atomic_load_explicit(&t->peak_bytes, memory_order_relaxed))
         atomic_store_explicit(&t->peak_bytes, live, memory_order_relaxed);
-    bump(&s->live_total, by);
+    counter_add(&s->live_total, by);
 }
 
 #ifdef CREST_NO_ACCOUNTING
@@ -139,16 +128,16 @@ static inline void count_alloc(enum mem_tag tag, size_t n)
 {
     struct tag_counters *t = &slots[my_slot].tags[tag];
     count_live(tag, (int64_t)n);
-    bump(&t->live_blocks, 1);
-    bump_u(&t->total_bytes, n);
-    bump_u(&t->total_blocks, 1);
+    counter_add(&t->live_blocks, 1);
+    counter_add_u(&t->total_bytes, n);
+    counter_add_u(&t->total_blocks, 1);
 }
 
 static inline void count_free(enum mem_tag tag, size_t n)
 {
     struct tag_counters *t = &slots[my_slot].tags[tag];
     count_live(tag, -(int64_t)n);
-    bump(&t->live_blocks, -1);
+    counter_add(&t->live_blocks, -1);
 }
 #endif
 
@@ -189,7 +178,7 @@ void *mem_realloc(enum mem_tag tag, void *p, size_t old_n, size_t new_n)
     struct tag_counters *t = &slots[my_slot].tags[tag];
     count_live(tag, (int64_t)new_n - (int64_t)old_n);
     if (new_n > old_n)
-        bump_u(&t->total_bytes, new_n - old_n);
+        counter_add_u(&t->total_bytes, new_n - old_n);
     return q;
 }
 
@@ -231,7 +220,7 @@ void *mem_realloc_unsized(enum mem_tag tag, void *p, size_t n)
     struct tag_counters *t = &slots[my_slot].tags[tag];
     count_live(tag, (int64_t)new_n - (int64_t)old_n);
     if (new_n > old_n)
-        bump_u(&t->total_bytes, new_n - old_n);
+        counter_add_u(&t->total_bytes, new_n - old_n);
     return q;
 }
 

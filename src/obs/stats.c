@@ -3,6 +3,8 @@
  * request path (a REST API has tens of routes, so 256 keys per worker is plenty). */
 #include "obs/stats.h"
 
+#include "mem/counter.h"
+
 #include <stddef.h>
 
 const double obs_bucket_bounds[OBS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -26,35 +28,22 @@ unsigned obs_workers(void)
     return atomic_load_explicit(&n_slots, memory_order_relaxed);
 }
 
-/* Owner-only increment: a relaxed load and store, no lock prefix. */
-static inline void add_i64(_Atomic int64_t *v, int64_t by)
-{
-    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by,
-                          memory_order_relaxed);
-}
-
-static inline void add_u64(_Atomic uint64_t *v, uint64_t by)
-{
-    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by,
-                          memory_order_relaxed);
-}
-
 void obs_conn_move(struct obs_worker *w, int from, int to)
 {
     if (from >= 0)
-        add_i64(&w->conns[from], -1);
+        counter_add(&w->conns[from], -1);
     if (to >= 0)
-        add_i64(&w->conns[to], 1);
+        counter_add(&w->conns[to], 1);
 }
 
 void obs_in_flight(struct obs_worker *w, int delta)
 {
-    add_i64(&w->in_flight, delta);
+    counter_add(&w->in_flight, delta);
 }
 
 void obs_shed(struct obs_worker *w)
 {
-    add_u64(&w->shed, 1);
+    counter_add_u(&w->shed, 1);
 }
 
 static uint32_t hash(uint32_t key)
@@ -103,7 +92,7 @@ void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsi
     struct obs_http_count *c = count_entry(w, base | (status & 1023));
     struct obs_http_hist *h = hist_entry(w, base);
     if (c)
-        add_u64(&c->count, 1);
+        counter_add_u(&c->count, 1);
     if (!h)
         return;
     int b = 0;
@@ -111,9 +100,9 @@ void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsi
     while (b < OBS_BUCKETS && seconds > obs_bucket_bounds[b])
         b++;
     if (b < OBS_BUCKETS)
-        add_u64(&h->buckets[b], 1);
-    add_u64(&h->count, 1);
-    add_u64(&h->sum_us, duration_us);
+        counter_add_u(&h->buckets[b], 1);
+    counter_add_u(&h->count, 1);
+    counter_add_u(&h->sum_us, duration_us);
 }
 
 int64_t obs_conns(enum obs_conn_state state)
