@@ -12,7 +12,7 @@ PYTHON     ?= /usr/bin/python3
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(if $(filter true,$(CI)),-DCREST_WERROR=ON,)
 
 BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev libsqlite3-dev
-TEST_PKGS  = $(BUILD_PKGS) python3-pytest python3-fastapi python3-uvicorn
+TEST_PKGS  = $(BUILD_PKGS) python3-pytest python3-fastapi python3-uvicorn valgrind
 BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil
 
 .PHONY: all build run test test-asan unit e2e asan install bench bench-engine format format-check clean deps-build deps-test deps-bench
@@ -31,6 +31,7 @@ test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	CREST_BIN=$(abspath $(BUILD)/crest) CREST_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory valgrind
 
 # The whole suite again on the ASan + UBSan + LSan build (with fault injection compiled in); any
 # sanitizer report fails it (ctest: the process aborts; e2e: conftest scans crest's stderr).
@@ -58,6 +59,9 @@ bench: bench-engine
 bench-engine: deps-bench build
 	$(PYTHON) bench/engine.py --crest $(BUILD)/crest
 
+bench-items: deps-bench build
+	$(PYTHON) bench/items.py --crest $(BUILD)/crest
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -73,3 +77,13 @@ deps-test:
 	@sh tools/ensure-packages.sh $(TEST_PKGS)
 deps-bench:
 	@sh tools/ensure-packages.sh $(BENCH_PKGS)
+
+# crest under valgrind's memcheck: a Debug build, linked dynamically so valgrind can replace
+# malloc, serves a short black-box run (tests/valgrind_run.py, ~200 mixed requests, 2 workers,
+# SIGTERM); any memcheck error or definitely lost byte fails it. Takes a few seconds.
+.PHONY: valgrind
+valgrind: deps-build
+	@sh tools/ensure-packages.sh valgrind
+	@cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DCREST_STATIC_BINARY=OFF -DCREST_TESTS=OFF >/dev/null
+	@cmake --build build-valgrind -j $(JOBS) --target crest
+	$(PYTHON) tests/valgrind_run.py build-valgrind/crest
