@@ -54,7 +54,7 @@ install: deps-build
 	@cmake --build $(BUILD) -j $(JOBS)
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
-bench: bench-engine
+bench: bench-engine bench-items
 
 bench-engine: deps-bench build
 	$(PYTHON) bench/engine.py --crest $(BUILD)/crest
