@@ -1,5 +1,7 @@
 /* app/builtin.c: the routes every crest service has: /json (the TechEmpower JSON test the
- * benchmarks use) and /healthz (for load balancers and Kubernetes probes). */
+ * benchmarks use), /healthz (for load balancers and Kubernetes probes) and /metrics (for
+ * Prometheus, in app/metrics.c). */
+#include "app/metrics.h"
 #include "crest.h"
 
 static enum crest_handler_result hello_json(struct crest_req *req, void *ud)
@@ -43,5 +45,5 @@ CREST_API int crest_app_add_builtin_routes(struct crest_app *app)
         if (err)
             return err;
     }
-    return 0;
+    return app_metrics_add_route(app);
 }

@@ -1,25 +1,45 @@
-/* obs/proc.c: /proc readers. statm is one short line, so reading it costs a few microseconds and
- * can be done on demand rather than sampled. */
+/* obs/proc.c: /proc readers. Each file is read with read(2) into a stack buffer, not stdio, whose
+ * buffer would be malloc'd outside the accounting; statm and stat are one short line, so reading
+ * them costs a few microseconds and can be done on demand rather than sampled. */
 #include "obs/proc.h"
 
 #include "crest.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+/* Reads the start of a small file into buf (NUL-terminated). Length, or a negative errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n;
+    do
+        n = read(fd, buf, size - 1);
+    while (n < 0 && errno == EINTR);
+    int saved = errno;
+    close(fd);
+    if (n < 0)
+        return -saved;
+    buf[n] = '\0';
+    return n;
+}
 
 uint64_t obs_rss_bytes(void)
 {
     char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_small("/proc/self/statm", buf, sizeof(buf)) <= 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     char *p = buf;
     (void)strtoull(p, &p, 10); /* size */
     unsigned long long resident = strtoull(p, NULL, 10);
@@ -36,4 +56,196 @@ CREST_API void crest_report_startup_memory(const char *phase)
     double mb = (double)obs_rss_bytes() / (1024.0 * 1024.0);
     printf("[startup] Memory RSS = %.2f MB (%s)\n", mb, phase);
     fflush(stdout);
+}
+
+/* ---- line-oriented files ---- */
+
+/* Returns true to stop reading. */
+typedef bool (*line_fn)(const char *line, size_t len, void *ud);
+
+static void feed_lines(char *buf, size_t *have, bool *skipping, bool *stop, line_fn fn, void *ud)
+{
+    char *start = buf, *end = buf + *have, *nl;
+    while (!*stop && (nl = memchr(start, '\n', (size_t)(end - start))) != NULL) {
+        *nl = '\0';
+        if (!*skipping)
+            *stop = fn(start, (size_t)(nl - start), ud);
+        *skipping = false;
+        start = nl + 1;
+    }
+    *have = (size_t)(end - start);
+    memmove(buf, start, *have);
+}
+
+/* Calls fn on each line of a /proc file. /proc/stat's "intr" line can be longer than any
+ * buffer worth putting on a stack; lines that do not fit are skipped, since no figure we read
+ * lives on one. 0 or a negative errno. */
+static int each_line(const char *path, line_fn fn, void *ud)
+{
+    char buf[1024];
+    size_t have = 0;
+    bool skipping = false, stop = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    while (!stop) {
+        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        feed_lines(buf, &have, &skipping, &stop, fn, ud);
+        if (have == sizeof(buf) - 1) {
+            have = 0; /* a line longer than the buffer: drop it up to its newline */
+            skipping = true;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+/* "Key:   123 kB" → 123 × 1024 in *out when line starts with key. */
+static bool kb_field(const char *line, const char *key, uint64_t *out)
+{
+    size_t n = strlen(key);
+    if (strncmp(line, key, n) != 0)
+        return false;
+    *out = (uint64_t)strtoull(line + n, NULL, 10) * 1024;
+    return true;
+}
+
+static bool hwm_line(const char *line, size_t len, void *ud)
+{
+    (void)len;
+    return kb_field(line, "VmHWM:", ud);
+}
+
+uint64_t obs_peak_rss_bytes(void)
+{
+    uint64_t hwm = 0;
+    if (each_line("/proc/self/status", hwm_line, &hwm) != 0)
+        return 0;
+    return hwm;
+}
+
+static bool smaps_line(const char *line, size_t len, void *ud)
+{
+    struct obs_proc_smaps *s = ud;
+    uint64_t v;
+    (void)len;
+    if (kb_field(line, "Pss:", &v))
+        s->pss_bytes = v;
+    else if (kb_field(line, "Private_Clean:", &v) || kb_field(line, "Private_Dirty:", &v))
+        s->uss_bytes += v;
+    return false;
+}
+
+int obs_proc_smaps(struct obs_proc_smaps *out)
+{
+    memset(out, 0, sizeof(*out));
+    return each_line("/proc/self/smaps_rollup", smaps_line, out);
+}
+
+static bool btime_line(const char *line, size_t len, void *ud)
+{
+    (void)len;
+    if (strncmp(line, "btime ", 6) != 0)
+        return false;
+    *(int64_t *)ud = strtoll(line + 6, NULL, 10);
+    return true;
+}
+
+/* The boot time never changes, so /proc/stat (kilobytes on a many-core machine) is read once;
+ * threads racing on the first read store the same value. */
+static int64_t boot_time_seconds(void)
+{
+    static _Atomic int64_t cached;
+    int64_t t = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (t == 0 && each_line("/proc/stat", btime_line, &t) == 0)
+        atomic_store_explicit(&cached, t, memory_order_relaxed);
+    return t;
+}
+
+/* ---- /proc/self/stat ---- */
+
+int obs_proc_stat(struct obs_proc_stat *out)
+{
+    char buf[1024];
+    unsigned long long utime, stime, start, vsize;
+    long long threads, rss;
+    ssize_t n = read_small("/proc/self/stat", buf, sizeof(buf));
+
+    memset(out, 0, sizeof(*out));
+    if (n < 0)
+        return (int)n;
+    /* The command name (field 2) is in parentheses and may hold spaces and ')': fields resume
+     * after the last ')'. */
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return -EIO;
+    if (sscanf(
+            p + 1,
+            " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %lld %*d %llu "
+            "%llu %lld",
+            &utime, &stime, &threads, &start, &vsize, &rss) != 6)
+        return -EIO;
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    int64_t boot = boot_time_seconds();
+    out->vsize_bytes = vsize;
+    out->rss_bytes = (uint64_t)(rss > 0 ? rss : 0) * (uint64_t)sysconf(_SC_PAGESIZE);
+    out->threads = threads > 0 ? (uint64_t)threads : 0;
+    out->cpu_seconds = (double)(utime + stime) / tick;
+    out->start_time_seconds = boot ? (double)boot + (double)start / tick : 0;
+    return 0;
+}
+
+/* ---- fds and limits ---- */
+
+/* getdents64 into a stack buffer rather than opendir, which mallocs its own. */
+int obs_open_fds(uint64_t *out)
+{
+    char buf[2048];
+    uint64_t count = 0;
+    ssize_t n;
+    int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    *out = 0;
+    if (fd < 0)
+        return -errno;
+    while ((n = getdents64(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            const struct dirent64 *d = (const struct dirent64 *)(buf + off);
+            if (d->d_name[0] != '.' && atoi(d->d_name) != fd)
+                count++;
+            off += d->d_reclen;
+        }
+    }
+    int err = n < 0 ? -errno : 0;
+    close(fd);
+    if (!err)
+        *out = count;
+    return err;
+}
+
+uint64_t obs_max_fds(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    return (uint64_t)rl.rlim_cur;
+}
+
+double obs_vm_max_bytes(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return (double)UINT64_MAX;
+    return (double)rl.rlim_cur;
+}
+
+uint64_t obs_heap_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 }
