@@ -1,9 +1,11 @@
 /* store/sqlite.c: the items store on SQLite. One store is one connection, opened by one worker
  * and used by that worker only (SQLITE_OPEN_NOMUTEX: no mutex per call), with its statements
- * prepared once. Every call runs to completion before returning and calls its callback on the
- * way out; a write calls it only after COMMIT succeeded. Several workers, or processes, share
- * the file through WAL and SQLite's locks: readers never wait for the writer, writers queue on
- * busy_timeout. The allocator routing is sqlite_mem.c's, the tags column codec sqlite_tags.c's. */
+ * prepared once. Reads call back before returning. A write calls back only after its COMMIT
+ * succeeded: at once, or, with group commit on, at the next flush, together with every write made
+ * since (one fsync for a whole event-loop turn of requests, with synchronous=FULL kept). Several
+ * workers, or processes, share the file through WAL and SQLite's locks: readers never wait for the
+ * writer, writers queue on busy_timeout. The allocator routing is sqlite_mem.c's, the tags column
+ * codec sqlite_tags.c's. */
 #include "store/sqlite_int.h"
 
 #include "mem/mem.h"
@@ -87,9 +89,20 @@ static const char *const stmt_sql[] = {
 #undef STMT_SQL
 };
 
+/* A write done inside the open group transaction, waiting for its COMMIT to be acknowledged. */
+struct pending {
+    store_done_fn cb;
+    void *ud;
+    struct store_item *item; /* NULL for a delete */
+};
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    bool group;              /* group commit on: writes wait for store_flush */
+    bool in_txn;             /* the group transaction is open */
+    struct pending *pending; /* MEM_SQLITE */
+    uint32_t n_pending, cap_pending;
 };
 
 sqlite3 *store_sqlite_db(struct store *s)
@@ -291,19 +304,67 @@ static int step_item(struct store *s, enum stmt id, const struct store_alloc *ou
     return status;
 }
 
-/* Runs an item-returning write in its own transaction. */
-static int write_item(struct store *s, enum stmt id, const struct store_alloc *out,
-                      struct store_item **item)
+/* Group commit: with group on, writes run inside one open transaction and are acknowledged only
+ * when store_flush commits it, so one fsync covers every write of an event-loop turn (the items
+ * service flushes at the end of the turn). A write is never acknowledged before its COMMIT. */
+static int txn_begin(struct store *s)
 {
+    if (s->in_txn)
+        return 0;
     int status = run(s, ST_BEGIN);
-
-    *item = NULL;
-    if (status)
-        return status;
-    status = end_transaction(s, step_item(s, id, out, item));
-    if (status)
-        *item = NULL; /* copied, but never acknowledged: the write rolled back */
+    s->in_txn = status == 0;
     return status;
+}
+
+/* Ends the open transaction and answers every write waiting on it: COMMIT's status for all. */
+static void txn_finish(struct store *s, int status)
+{
+    if (!s->in_txn)
+        return;
+    s->in_txn = false;
+    status = end_transaction(s, status);
+    uint32_t n = s->n_pending;
+    s->n_pending = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct pending *p = &s->pending[i];
+        p->cb(p->ud, status, status ? NULL : p->item, status || !p->item ? 0 : 1);
+    }
+}
+
+static int push_pending(struct store *s, store_done_fn cb, void *ud, struct store_item *item)
+{
+    if (s->n_pending == s->cap_pending) {
+        uint32_t cap = s->cap_pending ? s->cap_pending * 2 : 16;
+        struct pending *p =
+            mem_realloc(MEM_SQLITE, s->pending, s->cap_pending * sizeof(*p), cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        s->pending = p;
+        s->cap_pending = cap;
+    }
+    s->pending[s->n_pending++] = (struct pending){cb, ud, item};
+    return 0;
+}
+
+/* The end of a write whose statement ran with the given status. Without group commit: COMMIT
+ * now and answer. With it: a write that changed nothing (-ENOENT) is answered at once; an error
+ * rolls the whole group back, answering everyone; success waits for the flush. */
+static void write_done(struct store *s, int status, store_done_fn cb, void *ud,
+                       struct store_item *item)
+{
+    if (!s->group) {
+        s->in_txn = false;
+        status = end_transaction(s, status);
+        cb(ud, status, status ? NULL : item, status || !item ? 0 : 1);
+        return;
+    }
+    if (status == 0)
+        status = push_pending(s, cb, ud, item);
+    if (status == 0)
+        return;
+    if (status != -ENOENT)
+        txn_finish(s, status); /* the transaction is broken: nobody in it is acknowledged */
+    cb(ud, status, NULL, 0);
 }
 
 /* A page of items. The array grows by doubling in the caller's memory (the old copies stay until
@@ -380,11 +441,13 @@ static int sqlite_create(struct store *s, const struct store_item *in,
         return -EINVAL;
     status = bind_item(s, ST_INSERT, in, ALL_FIELDS, &tags);
     if (status == 0)
-        status = write_item(s, ST_INSERT, out, &item);
+        status = txn_begin(s);
+    if (status == 0)
+        status = step_item(s, ST_INSERT, out, &item);
     else
         reset(s, ST_INSERT);
     crest_json_free(tags);
-    cb(ud, status, item, item ? 1 : 0);
+    write_done(s, status, cb, ud, item);
     return 0;
 }
 
@@ -403,11 +466,13 @@ static int sqlite_patch(struct store *s, const struct store_item *in, unsigned f
                         sqlite3_bind_int(st, P_FIELDS, (int)fields) != SQLITE_OK))
         status = fail(s, ST_UPDATE, sqlite3_errcode(s->db));
     if (status == 0)
-        status = write_item(s, ST_UPDATE, out, &item);
+        status = txn_begin(s);
+    if (status == 0)
+        status = step_item(s, ST_UPDATE, out, &item);
     else
         reset(s, ST_UPDATE);
     crest_json_free(tags);
-    cb(ud, status, item, item ? 1 : 0);
+    write_done(s, status, cb, ud, item);
     return 0;
 }
 
@@ -426,6 +491,7 @@ static int sqlite_get(struct store *s, int64_t id, const struct store_alloc *out
 
     if (!args_ok(s, out, cb))
         return -EINVAL;
+    txn_finish(s, 0); /* a read never sees a write that is not acknowledged yet */
     status = sqlite3_bind_int64(s->st[ST_GET], 1, id);
     status = status == SQLITE_OK ? step_item(s, ST_GET, out, &item) : fail(s, ST_GET, status);
     cb(ud, status, item, item ? 1 : 0);
@@ -441,6 +507,7 @@ static int sqlite_list(struct store *s, int64_t offset, int64_t limit,
 
     if (!args_ok(s, out, cb) || offset < 0 || limit < 0)
         return -EINVAL;
+    txn_finish(s, 0);
     if (limit > 0) {
         if (sqlite3_bind_int64(st, 1, limit) != SQLITE_OK ||
             sqlite3_bind_int64(st, 2, offset) != SQLITE_OK)
@@ -458,16 +525,15 @@ static int sqlite_remove(struct store *s, int64_t id, store_done_fn cb, void *ud
 
     if (!s || !cb)
         return -EINVAL;
-    status = run(s, ST_BEGIN);
+    status = txn_begin(s);
     if (status == 0) {
         status = sqlite3_bind_int64(s->st[ST_DELETE], 1, id) == SQLITE_OK
                      ? run(s, ST_DELETE)
                      : fail(s, ST_DELETE, sqlite3_errcode(s->db));
         if (status == 0 && sqlite3_changes64(s->db) == 0)
             status = -ENOENT;
-        status = end_transaction(s, status);
     }
-    cb(ud, status, NULL, 0);
+    write_done(s, status, cb, ud, NULL);
     return 0;
 }
 
@@ -681,8 +747,27 @@ static void sqlite_close(struct store *s)
 {
     if (!s)
         return;
+    txn_finish(s, 0);
+    mem_free(MEM_SQLITE, s->pending, s->cap_pending * sizeof(*s->pending));
     disconnect(s);
     mem_free(MEM_SQLITE, s, sizeof(*s));
+}
+
+static void sqlite_set_group_commit(struct store *s, bool on)
+{
+    if (!on)
+        txn_finish(s, 0);
+    s->group = on;
+}
+
+static void sqlite_flush(struct store *s)
+{
+    txn_finish(s, 0);
+}
+
+static bool sqlite_pending(const struct store *s)
+{
+    return s->in_txn;
 }
 
 CREST_API const struct store_ops *crest_store_sqlite(void)
@@ -697,6 +782,9 @@ CREST_API const struct store_ops *crest_store_sqlite(void)
         .replace = sqlite_replace,
         .patch = sqlite_patch,
         .remove = sqlite_remove,
+        .set_group_commit = sqlite_set_group_commit,
+        .flush = sqlite_flush,
+        .pending = sqlite_pending,
     };
     return &ops;
 }

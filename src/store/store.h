@@ -74,6 +74,12 @@ struct store_ops {
     int (*patch)(struct store *s, const struct store_item *in, unsigned fields,
                  const struct store_alloc *out, store_done_fn cb, void *ud);
     int (*remove)(struct store *s, int64_t id, store_done_fn cb, void *ud);
+    /* Group commit: with it on, a write's callback runs only once flush() committed it, together
+     * with every other write made since the last flush: one durable commit for many requests.
+     * Reads flush first. pending() says whether a flush is due. */
+    void (*set_group_commit)(struct store *s, bool on);
+    void (*flush)(struct store *s);
+    bool (*pending)(const struct store *s);
 };
 
 /* The SQLite backend. */

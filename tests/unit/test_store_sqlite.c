@@ -1067,6 +1067,91 @@ static void test_tags_decoder_rejects_what_was_never_written(void **state)
     free(b.buf);
 }
 
+/* ---- group commit ---- */
+
+/* Writes in a group are acknowledged only by flush, all together, after one COMMIT; a write that
+ * changes nothing (-ENOENT) is answered at once. */
+static void test_group_commit_acknowledges_writes_only_at_flush(void **state)
+{
+    struct tmp t = tmp_make();
+    struct store *s = open_store(t.db);
+    struct bump b = bump_new();
+    struct store_alloc out = {bump_alloc, &b};
+    struct store_item a = plain_item("a", 1), c = plain_item("c", 2);
+    struct result ra = {0}, rc = {0}, rmiss = {0};
+    (void)state;
+
+    ops()->set_group_commit(s, true);
+    assert_false(ops()->pending(s));
+    assert_int_equal(ops()->create(s, &a, &out, on_done, &ra), 0);
+    assert_int_equal(ops()->create(s, &c, &out, on_done, &rc), 0);
+    assert_int_equal(ra.calls + rc.calls, 0); /* not committed: not acknowledged */
+    assert_true(ops()->pending(s));
+    assert_int_equal(ops()->remove(s, 999, on_done, &rmiss), 0);
+    assert_int_equal(rmiss.calls, 1);
+    assert_int_equal(rmiss.status, -ENOENT);
+
+    sqlite3 *other = raw_open(t.db); /* another connection sees nothing before the COMMIT */
+    assert_int_equal(query_int(other, "SELECT count(*) FROM items"), 0);
+    ops()->flush(s);
+    assert_int_equal(ra.calls, 1);
+    assert_int_equal(rc.calls, 1);
+    assert_int_equal(ra.status, 0);
+    assert_int_equal(ra.items[0].id, 1);
+    assert_int_equal(rc.items[0].id, 2);
+    assert_false(ops()->pending(s));
+    assert_int_equal(query_int(other, "SELECT count(*) FROM items"), 2);
+    sqlite3_close(other);
+    ops()->close(s);
+    free(b.buf);
+    tmp_remove(&t);
+}
+
+/* A read commits the open group first, so it never sees an unacknowledged write. */
+static void test_group_commit_read_flushes_first(void **state)
+{
+    struct store *s = open_store(":memory:");
+    struct bump b = bump_new();
+    struct store_alloc out = {bump_alloc, &b};
+    struct store_item a = plain_item("a", 1);
+    struct result ra = {0};
+    (void)state;
+
+    ops()->set_group_commit(s, true);
+    assert_int_equal(ops()->create(s, &a, &out, on_done, &ra), 0);
+    assert_int_equal(ra.calls, 0);
+    struct result got = do_get(s, &b, 1);
+    assert_int_equal(ra.calls, 1); /* acknowledged before the read answered */
+    assert_int_equal(got.status, 0);
+    assert_int_equal(got.items[0].id, 1);
+    ops()->close(s);
+    free(b.buf);
+}
+
+/* A write that fails inside the group rolls the whole group back: nobody is acknowledged. */
+static void test_group_commit_failure_answers_everyone_with_the_error(void **state)
+{
+    struct store *s = open_store(":memory:");
+    struct bump b = bump_new();
+    struct store_alloc out = {bump_alloc, &b};
+    struct store_item a = plain_item("a", 1), c = plain_item("c", 2);
+    struct result ra = {0}, rc = {0};
+    (void)state;
+
+    ops()->set_group_commit(s, true);
+    assert_int_equal(ops()->create(s, &a, &out, on_done, &ra), 0);
+    b.fail = true; /* the caller's memory runs out while copying c's stored row */
+    assert_int_equal(ops()->create(s, &c, &out, on_done, &rc), 0);
+    b.fail = false;
+    assert_int_equal(ra.calls, 1);
+    assert_int_equal(rc.calls, 1);
+    assert_int_equal(ra.status, -ENOMEM);
+    assert_int_equal(rc.status, -ENOMEM);
+    assert_int_equal(do_list(s, &b, 0, 10).n, 0); /* rolled back: nothing stored */
+    ops()->close(s);
+    free(b.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1079,6 +1164,9 @@ int main(void)
         cmocka_unit_test(test_patch_changes_only_the_flagged_field),
         cmocka_unit_test(test_patch_sets_description_and_tax_to_null),
         cmocka_unit_test(test_missing_id_gives_enoent),
+        cmocka_unit_test(test_group_commit_acknowledges_writes_only_at_flush),
+        cmocka_unit_test(test_group_commit_read_flushes_first),
+        cmocka_unit_test(test_group_commit_failure_answers_everyone_with_the_error),
         cmocka_unit_test(test_tags_with_escapes_and_unicode_round_trip),
         cmocka_unit_test(test_description_and_tax_null_empty_zero_and_set),
         cmocka_unit_test(test_reopen_keeps_data_and_schema_version),
