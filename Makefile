@@ -9,10 +9,14 @@ HOST       ?= 0.0.0.0
 PORT       ?= 8080
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON     ?= /usr/bin/python3
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAVE  ?= 0
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(if $(filter true,$(CI)),-DCREST_WERROR=ON,)
 
 BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev libsqlite3-dev
-TEST_PKGS  = $(BUILD_PKGS) python3-pytest python3-fastapi python3-uvicorn valgrind
+TEST_PKGS  = $(BUILD_PKGS) python3-pytest python3-fastapi python3-uvicorn valgrind clang libclang-rt-14-dev prometheus chromium
+FUZZ_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev
 BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil
 
 .PHONY: all build run test test-asan unit e2e asan install bench bench-engine format format-check clean deps-build deps-test deps-bench
@@ -69,10 +73,11 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan compile_commands.json
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) compile_commands.json
 
 deps-build:
 	@sh tools/ensure-packages.sh $(BUILD_PKGS)
+	@command -v npm >/dev/null || sh tools/ensure-packages.sh nodejs npm # /docs assets (npm ci)
 deps-test:
 	@sh tools/ensure-packages.sh $(TEST_PKGS)
 deps-bench:
@@ -87,3 +92,22 @@ valgrind: deps-build
 	@cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DCREST_STATIC_BINARY=OFF -DCREST_TESTS=OFF >/dev/null
 	@cmake --build build-valgrind -j $(JOBS) --target crest
 	$(PYTHON) tests/valgrind_run.py build-valgrind/crest
+
+# libFuzzer harnesses (tests/fuzz/README.md): clang, ASan + UBSan, every library object
+# instrumented. `make fuzz` fuzzes each harness FUZZ_SECONDS on its corpus (new inputs kept only
+# with FUZZ_SAVE=1); `make fuzz-smoke` replays every corpus file, then fuzzes each 3 s (~30 s).
+.PHONY: fuzz fuzz-smoke fuzz-build deps-fuzz
+fuzz-build: deps-fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCREST_FUZZ=ON -DCREST_TESTS=OFF \
+		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
+		$(if $(filter true,$(CI)),-DCREST_WERROR=ON,) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	FUZZ_SAVE=$(FUZZ_SAVE) sh tools/fuzz.sh $(FUZZ_BUILD) fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	sh tools/fuzz.sh $(FUZZ_BUILD) smoke
+
+deps-fuzz:
+	@sh tools/ensure-packages.sh $(FUZZ_PKGS)

@@ -48,6 +48,24 @@ struct crest_config {
     uint32_t max_body_bytes;       /* default 1 MiB (413 past it) */
     const char *db_path; /* store path, default "./crest.db" (used by the items service) */
     bool quiet;          /* no startup report */
+    /* Memory budget (0: none). What crest holds once the worker start hooks ran is the baseline;
+     * each worker may allocate an equal share of the rest, and a request that would take it past
+     * its share is answered 503 {"detail":"Server over memory budget"} with Retry-After: 1. */
+    uint64_t memory_limit_bytes;
+    uint32_t log_memory_ms; /* a "[memory] …" line on stdout this often; 0: never */
+    bool access_log;        /* one line per response on stdout */
+    uint8_t log_format;     /* enum crest_log_format, of the access log */
+    /* /debug routes (crest_app_add_debug_routes): NULL, they answer loopback clients only; else
+     * any client presenting "Authorization: Bearer <debug_token>", and no one else. Borrowed: it
+     * must outlive the app. */
+    const char *debug_token;
+    const char *docs_dir; /* Swagger UI and ReDoc assets for /docs, /redoc; NULL: the build's */
+    bool no_docs;         /* /docs and /redoc off (404); /openapi.json stays */
+};
+
+enum crest_log_format {
+    CREST_LOG_TEXT = 0, /* [access] GET /items/1 200 0.420ms 27B */
+    CREST_LOG_JSON,     /* one JSON object per line */
 };
 
 /* Fills cfg with the defaults listed above. */
@@ -143,7 +161,9 @@ typedef enum crest_handler_result (*crest_handler_fn)(struct crest_req *req, voi
 /* A route declaration. The path template is made of static segments and parameters:
  * "{name}" (a string segment) or "{name:int}" (an integer, checked before the handler runs:
  * a non-integer answers 422 with loc ["path", name], as FastAPI does). Static routes win over
- * parameterized ones. Strings are borrowed and must outlive the app (string literals do). */
+ * parameterized ones. Strings are borrowed and must outlive the app (string literals do).
+ * summary, description, tag, params, body, status and response also make the route's entry in
+ * the OpenAPI document (crest_app_add_docs_routes). */
 struct crest_route {
     const char *method; /* "GET", "POST", ... ; GET routes answer HEAD too */
     const char *path;   /* "/items/{item_id:int}" */
@@ -159,12 +179,21 @@ struct crest_route {
     size_t n_params;
     const struct crest_schema *body;
     int status; /* the success status, for the OpenAPI document (default 200) */
+    /* What a success returns, for the OpenAPI document only (never checked): an object of this
+     * schema, or an array of them when response_is_array. NULL: not described. */
+    const struct crest_schema *response;
+    bool response_is_array;
+    bool hidden; /* left out of the OpenAPI document (FastAPI's include_in_schema=False) */
 };
 
 /* Creates an application with no routes; title and version describe it (OpenAPI, --version).
  * Returns NULL when out of memory. */
 CREST_API struct crest_app *crest_app_new(const char *title, const char *version);
 CREST_API void crest_app_free(struct crest_app *app);
+
+/* Sets the description of the OpenAPI document's info (Markdown); borrowed, it must outlive the
+ * app. Set it before serving: the document is rendered once. */
+CREST_API void crest_app_set_description(struct crest_app *app, const char *description);
 
 /* Adds a route. -EINVAL: bad method or template (the reason goes to err when err is not NULL);
  * -EEXIST: the same method and template is already declared; -ENOMEM. */
@@ -187,9 +216,31 @@ CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn 
  * {"status":"ok"}. */
 CREST_API CREST_MUST_CHECK int crest_app_add_builtin_routes(struct crest_app *app);
 
+/* Adds GET /openapi.json: the app's OpenAPI 3.1.0 document, rendered from the route table once
+ * (by crest_serve before the workers start, or at the test client's first request) and served
+ * from memory. With assets_dir (a directory holding swagger-ui.css, swagger-ui-bundle.js and
+ * redoc.standalone.js, as the build installs them from npm), also GET /docs (Swagger UI),
+ * GET /redoc (ReDoc) and GET /docs/{file} (the assets, read from assets_dir per request).
+ * Routes added after this call are in the document too; the docs routes themselves are not.
+ * 0; -ENOENT: assets_dir lacks the assets, so only /openapi.json was added; -EEXIST (called
+ * twice, or a route of the same method and path exists); -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_docs_routes(struct crest_app *app,
+                                                         const char *assets_dir);
+
+/* Adds the memory debugging routes, which answer only loopback clients, or only clients with
+ * cfg->debug_token when it is set (404 to everyone else, as if they did not exist):
+ * GET /debug/memory: RSS, peak RSS, malloc's heap, the bytes crest tracks, their ratio
+ *   ("coverage") and each allocation tag's live, peak and total bytes, largest first (tracemalloc's
+ *   top statistics); with ?diff=1, each tag's change since the snapshot (409 without one).
+ * POST /debug/memory/snapshot: keeps the figures of this moment as the process's snapshot (201).
+ * 0, -EEXIST, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_debug_routes(struct crest_app *app,
+                                                          const struct crest_config *cfg);
+
 /* Serves the app until SIGTERM or SIGINT, then drains gracefully (stop accepting, finish requests
  * in flight, close idle connections) within cfg->shutdown_timeout_ms. Returns 0 after a graceful
- * stop, or a negative errno when start-up fails (bind, epoll, threads), with a sentence in err. */
+ * stop, or a negative errno when start-up fails (bind, epoll, threads; -ENOMEM when
+ * cfg->memory_limit_bytes is below what crest already holds), with a sentence in err. */
 CREST_API CREST_MUST_CHECK int crest_serve(struct crest_app *app, const struct crest_config *cfg,
                                            char err[CREST_ERR_LEN]);
 

@@ -1,6 +1,7 @@
 /* app/app.c: an application's life: creation, route declarations, release. */
 #include "app/app.h"
 
+#include "app/docs.h"
 #include "mem/mem.h"
 
 #include <string.h>
@@ -25,10 +26,16 @@ CREST_API void crest_app_free(struct crest_app *app)
         return;
     if (app->test_worker_started)
         app_workers_stop(app, 1, &app->test_worker_data);
+    app_docs_free(app->docs);
     app_router_fini(&app->router);
     mem_strfree(MEM_APP, app->title);
     mem_strfree(MEM_APP, app->version);
     mem_free(MEM_APP, app, sizeof(*app));
+}
+
+CREST_API void crest_app_set_description(struct crest_app *app, const char *description)
+{
+    app->description = description;
 }
 
 CREST_API int crest_app_add_route(struct crest_app *app, const struct crest_route *route,

@@ -10,6 +10,8 @@
 struct crest_app {
     char *title;
     char *version;
+    const char *description; /* borrowed (crest_app_set_description), or NULL */
+    struct app_docs *docs;   /* /openapi.json and the docs pages (app/docs.c), or NULL */
     struct app_router router;
     crest_worker_start_fn worker_start;
     crest_worker_stop_fn worker_stop;

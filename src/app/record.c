@@ -1,5 +1,6 @@
 /* app/record.c: counts every response for /metrics under its route template (never the raw path,
- * so label values stay bounded), method and status. */
+ * so label values stay bounded), method and status, and logs it when --access-log is on. */
+#include "app/access_log.h"
 #include "app/app.h"
 #include "net/worker.h"
 #include "obs/stats.h"
@@ -11,4 +12,6 @@ void app_record(void *ctx, const struct http_request *hreq, uint64_t duration_us
     unsigned route =
         req->match.route ? (unsigned)(req->match.route - app->router.routes) : APP_ROUTE_NONE;
     obs_http_record(hreq->worker->stats, route, hreq->method, hreq->status, duration_us);
+    if (app_access_log_mode != APP_ACCESS_LOG_OFF)
+        app_access_log_write(hreq, duration_us);
 }

@@ -1,9 +1,12 @@
 /* app/serve.c: crest_serve wires the layers together (net ← http ← app) and prints the startup
  * report once every worker listens. */
 #include "app/app.h"
+#include "app/docs.h"
+#include "app/observe.h"
 #include "http/server.h"
 #include "net/server.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,9 +59,10 @@ static void on_listening(void *ud, const struct net_config *net)
     const struct crest_config *cfg = ud;
     if (cfg->quiet)
         return;
+    char workers[96];
+    app_observe_describe(cfg, net->workers, workers, sizeof(workers));
     crest_report_startup_memory("listening");
-    printf("crest running on http://%s:%u (%u worker%s)\n", net->host, net->port, net->workers,
-           net->workers == 1 ? "" : "s");
+    printf("crest running on http://%s:%u%s\n", net->host, net->port, workers);
     printf("Application startup complete.\n");
     fflush(stdout);
 }
@@ -71,13 +75,24 @@ CREST_API int crest_serve(struct crest_app *app, const struct crest_config *cfg,
     unsigned n = cfg->workers <= NET_MAX_WORKERS ? cfg->workers : NET_MAX_WORKERS;
     int rc;
 
+    /* A fixed mmap threshold: glibc's default raises it after the first large block is freed,
+     * after which multi-megabyte response and body buffers come from (and stay in) the heap
+     * arenas, and RSS stays at its high-water mark long after load is gone. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     app_http_server(&srv, app, cfg);
+    rc = app_docs_prepare(app, err); /* before the workers: they only read the document */
+    if (rc)
+        return rc;
     rc = app_workers_start(app, n, data, err);
     if (rc)
         return rc;
     if (app->worker_start && !cfg->quiet)
         crest_report_startup_memory("storage ready");
-    rc = net_server_run(&srv.net, &srv.ops, &srv, data, on_listening, (void *)cfg, err);
+    rc = app_observe_start(cfg, n, err);
+    if (rc == 0) {
+        rc = net_server_run(&srv.net, &srv.ops, &srv, data, on_listening, (void *)cfg, err);
+        app_observe_stop();
+    }
     app_workers_stop(app, n, data);
     return rc;
 }

@@ -142,5 +142,6 @@ int app_validate_route(const struct app_route *route, char *err)
             return -EINVAL;
         }
     }
-    return def->body ? app_schema_check_defaults(def->body, err) : 0;
+    int rc = def->body ? app_schema_check_defaults(def->body, err) : 0;
+    return rc || !def->response ? rc : app_schema_check_defaults(def->response, err);
 }

@@ -1,11 +1,17 @@
 /* cli/main.c: the crest binary: parse the command line, build the app from the public API only,
  * report memory at each startup phase, serve. */
+#include "cli/mem.h"
 #include "crest.h"
 #include "flags.h"
 #include "items/items.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#ifndef CREST_DOCS_DIR
+#define CREST_DOCS_DIR "docs-assets/dist" /* CMake sets the build's; --docs-dir overrides it */
+#endif
 
 static struct crest_app *build_app(const struct crest_config *cfg, char *err)
 {
@@ -19,7 +25,24 @@ static struct crest_app *build_app(const struct crest_config *cfg, char *err)
         crest_app_free(app);
         return NULL;
     }
+    if (crest_app_add_debug_routes(app, cfg) != 0) {
+        snprintf(err, CREST_ERR_LEN, "cannot declare the /debug routes");
+        crest_app_free(app);
+        return NULL;
+    }
     if (items_install(app, cfg->db_path, err) != 0) {
+        crest_app_free(app);
+        return NULL;
+    }
+    crest_app_set_description(app, "The reference items service of crest: CRUD on `/items` with "
+                                   "FastAPI's validation and error shapes.");
+    const char *docs = cfg->no_docs ? NULL : cfg->docs_dir ? cfg->docs_dir : CREST_DOCS_DIR;
+    int rc = crest_app_add_docs_routes(app, docs);
+    if (rc == -ENOENT) { /* serve the API anyway: /openapi.json needs no assets */
+        fprintf(stderr, "crest: no Swagger UI / ReDoc assets in %s: /docs and /redoc are off\n",
+                docs);
+    } else if (rc != 0) {
+        snprintf(err, CREST_ERR_LEN, "cannot declare the docs routes");
         crest_app_free(app);
         return NULL;
     }
@@ -40,6 +63,8 @@ int main(int argc, char **argv)
         cli_usage(stdout);
         return 0;
     }
+    if (cmd == CLI_MEM)
+        return cli_mem_main(argc - 2, argv + 2);
     if (cmd == CLI_VERSION) {
         printf("crest %s\n", CREST_VERSION);
         return 0;

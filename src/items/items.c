@@ -47,6 +47,13 @@ static const struct crest_schema item_in = {"ItemIn", item_in_fields, 5};
 static const struct crest_field item_patch_fields[] = {ITEM_FIELDS(false, NULL, NULL)};
 static const struct crest_schema item_patch = {"ItemPatch", item_patch_fields, 5};
 
+/* What every answer carries: the stored item with its id (for the OpenAPI document). */
+static const struct crest_field item_fields[] = {
+    {.name = "id", .type = CREST_TYPE_INTEGER, .required = true},
+    ITEM_FIELDS(true, "null", "[]"),
+};
+static const struct crest_schema item_out = {"Item", item_fields, 6};
+
 static const struct crest_param list_params[] = {
     {.name = "offset",
      .in = CREST_IN_QUERY,
@@ -232,6 +239,23 @@ static enum crest_handler_result started(struct crest_req *req, int rc)
     return CREST_PENDING;
 }
 
+static void flush_at_turn_end(struct crest_req *req, void *ud)
+{
+    (void)req;
+    ops()->flush(ud);
+}
+
+/* A write that joined the store's group transaction is committed at the end of this event-loop
+ * turn, once every request read in the same turn had its chance to join: one fsync for all of
+ * them (each pending write's own request holds a timer, so none waits on another's). */
+static enum crest_handler_result written(struct crest_req *req, int rc)
+{
+    struct store *s = store_of(req);
+    if (rc == 0 && ops()->pending(s) && crest_req_timer(req, 0, flush_at_turn_end, s) != 0)
+        ops()->flush(s); /* no timer: commit now rather than leave the write waiting */
+    return started(req, rc);
+}
+
 /* ---- handlers ---- */
 
 static enum crest_handler_result create_item(struct crest_req *req, void *ud)
@@ -242,7 +266,7 @@ static enum crest_handler_result create_item(struct crest_req *req, void *ud)
     (void)ud;
     if (item_from_json(req, crest_req_json(req), &item, &present) != 0)
         return started(req, -ENOMEM);
-    return started(req, ops()->create(store_of(req), &item, &out, on_created, req));
+    return written(req, ops()->create(store_of(req), &item, &out, on_created, req));
 }
 
 static enum crest_handler_result list_items(struct crest_req *req, void *ud)
@@ -269,7 +293,7 @@ static enum crest_handler_result replace_item(struct crest_req *req, void *ud)
     (void)ud;
     if (item_from_json(req, crest_req_json(req), &item, &present) != 0)
         return started(req, -ENOMEM);
-    return started(req, ops()->replace(store_of(req), &item, &out, on_found, req));
+    return written(req, ops()->replace(store_of(req), &item, &out, on_found, req));
 }
 
 static enum crest_handler_result patch_item(struct crest_req *req, void *ud)
@@ -280,13 +304,13 @@ static enum crest_handler_result patch_item(struct crest_req *req, void *ud)
     (void)ud;
     if (item_from_json(req, crest_req_json(req), &item, &present) != 0)
         return started(req, -ENOMEM);
-    return started(req, ops()->patch(store_of(req), &item, present, &out, on_found, req));
+    return written(req, ops()->patch(store_of(req), &item, present, &out, on_found, req));
 }
 
 static enum crest_handler_result delete_item(struct crest_req *req, void *ud)
 {
     (void)ud;
-    return started(req,
+    return written(req,
                    ops()->remove(store_of(req), crest_param_int(req, "item_id"), on_removed, req));
 }
 
@@ -296,7 +320,10 @@ static int worker_start(void *ud, unsigned worker, void **data, char err[CREST_E
 {
     const char *db_path = ud;
     (void)worker;
-    return ops()->open(db_path, (struct store **)data, err);
+    int rc = ops()->open(db_path, (struct store **)data, err);
+    if (rc == 0)
+        ops()->set_group_commit(*data, true);
+    return rc;
 }
 
 static void worker_stop(void *ud, unsigned worker, void *data)
@@ -313,6 +340,7 @@ int items_install(struct crest_app *app, const char *db_path, char err[CREST_ERR
         {.method = "POST",
          .path = "/items",
          .handler = create_item,
+         .response = &item_out,
          .body = &item_in,
          .status = 201,
          .summary = "Create an item",
@@ -320,6 +348,8 @@ int items_install(struct crest_app *app, const char *db_path, char err[CREST_ERR
         {.method = "GET",
          .path = "/items",
          .handler = list_items,
+         .response = &item_out,
+         .response_is_array = true,
          .params = list_params,
          .n_params = 2,
          .summary = "List items",
@@ -327,17 +357,20 @@ int items_install(struct crest_app *app, const char *db_path, char err[CREST_ERR
         {.method = "GET",
          .path = "/items/{item_id:int}",
          .handler = read_item,
+         .response = &item_out,
          .summary = "Read an item",
          .tag = "items"},
         {.method = "PUT",
          .path = "/items/{item_id:int}",
          .handler = replace_item,
+         .response = &item_out,
          .body = &item_in,
          .summary = "Replace an item",
          .tag = "items"},
         {.method = "PATCH",
          .path = "/items/{item_id:int}",
          .handler = patch_item,
+         .response = &item_out,
          .body = &item_patch,
          .summary = "Update some fields of an item",
          .tag = "items"},

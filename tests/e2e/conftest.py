@@ -28,7 +28,8 @@ STARTUP_TIMEOUT = 10.0  # seconds until "Application startup complete."
 STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL
 IO_TIMEOUT = 5.0  # default bound on every socket operation
 READY_LINE = "Application startup complete."
-ENV_KNOBS = ("HOST", "PORT", "CREST_WORKERS")  # removed from the inherited environment
+ENV_KNOBS = ("HOST", "PORT", "CREST_WORKERS", "CREST_MEMORY_LIMIT", "CREST_DEBUG_TOKEN",
+             "CREST_FAIL_ALLOC")  # removed from the inherited environment
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Thread)Sanitizer|runtime error:")
 
 
