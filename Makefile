@@ -34,6 +34,7 @@ run: build
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	CREST_BIN=$(abspath $(BUILD)/crest) CREST_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory valgrind
 

@@ -103,6 +103,12 @@ static bool check_number(struct app_check *c, const struct crest_field *f,
             problem(c, "float_type", "Input should be a valid number", v);
         return false;
     }
+    if (!isfinite(v->number)) {
+        /* 1e400 parses as infinity: JSON cannot write it back (it would come out as null), so it
+         * is refused as pydantic does with allow_inf_nan=False */
+        problem(c, "finite_number", "Input should be a finite number", v);
+        return false;
+    }
     if (f->type == CREST_TYPE_INTEGER && !v->is_integer) {
         if (v->number != floor(v->number)) {
             problem(c, "int_from_float",

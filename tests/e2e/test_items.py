@@ -228,3 +228,9 @@ def test_items_survive_a_restart(start_crest):
     assert first.stop() == 0
     second = start_crest(workers=1)
     assert call(second, "GET", f"/items/{created['id']}").json() == created
+
+
+def test_a_number_too_large_for_a_double_is_refused_as_not_finite(items):
+    [e] = errors(call(items, "POST", "/items", raw_body=b'{"name": "x", "price": 1e400}'))
+    assert e["type"] == "finite_number" and e["loc"] == ["body", "price"]
+    assert e["msg"] == "Input should be a finite number"
