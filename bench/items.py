@@ -216,8 +216,9 @@ def machine_header(args, crest_bin, busy_pct, fsync_rate):
         "- %s, %s SQLite %s (pkg-config); load: %s; %s"
         % (crest, {True: "statically linked with", False: "dynamically linked with"}.get(
             is_static(crest_bin) if crest_bin else None, "built with"), sqlite, wrk, pin),
-        "- store: journal_mode=%s, synchronous=%s (src/store/sqlite.c): every POST is one "
-        "transaction and its commit fsyncs the WAL; database in a fresh directory under %s "
+        "- store: journal_mode=%s, synchronous=%s (src/store/sqlite.c), group commit: "
+        "the writes of one event-loop turn share one transaction, acknowledged after its COMMIT "
+        "fsyncs the WAL; database in a fresh directory under %s "
         "(%s on %s), where one 4 KiB append + fdatasync takes %.0f µs (%s/s)"
         % (journal or "?", sync or "?", tempfile.gettempdir(), fstype, dev,
            1e6 / fsync_rate if fsync_rate else 0, engine.fmt_rps(fsync_rate)),
