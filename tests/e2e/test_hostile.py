@@ -196,9 +196,13 @@ def test_client_that_never_reads_is_closed_after_the_body_timeout(start_crest):
     populate(srv.port)
     s = stalled_reader(srv.port)
     try:
-        t0 = time.monotonic()
         client_port = s.getsockname()[1]
+        # until crest accepts it, the server end sits in the listen queue with no owner (inode 0)
+        accept_deadline = time.monotonic() + 3
+        while not server_holds(srv.port, client_port) and time.monotonic() < accept_deadline:
+            time.sleep(0.01)
         assert server_holds(srv.port, client_port)
+        t0 = time.monotonic()
         while server_holds(srv.port, client_port) and time.monotonic() - t0 < 8:
             time.sleep(0.05)
         elapsed = time.monotonic() - t0
