@@ -48,6 +48,7 @@ MB = 1_000_000  # figures are in MB of 10^6 bytes, the stricter reading of the g
 GOAL_PLAIN_RATIO = 0.95
 GOAL_PIPELINED_RATIO = 0.5
 GOAL_RSS_2_WORKERS = 1.5 * MB
+GOAL_RSS_ITEMS_2_WORKERS = 2.5 * MB  # the items issue: the SQLite store open
 GOAL_IDLE_BYTES = 128
 
 ALL_SERVERS = ("crest", "ref", "nginx", "h2o")
@@ -498,7 +499,7 @@ def machine_header(args, crest_bin, busy_pct):
     ]
 
 
-def table(servers, crest2):
+def table(servers, ready_only):
     rows = ["| server | RSS at ready | PSS at ready | B / idle conn | plain req/s | p50 | p99 "
             "| pipelined-16 req/s | RSS after load |",
             "|---|---|---|---|---|---|---|---|---|"]
@@ -515,14 +516,14 @@ def table(servers, crest2):
             fmt_ms(plain.get("p50")), fmt_ms(plain.get("p99")),
             fmt_rps(pipe.get("rps")) if "rps" in pipe else pipe.get("error", "—"),
             fmt_mb(r.get("rss_after"))))
-    if crest2 is not None:
-        r = crest2.r
+    for extra in ready_only:
+        r = extra.r
         if "rss_ready" in r:
             rows.append("| %s | %s | %s | — | — | — | — | — | — |" % (
-                crest2.label, fmt_mb(r["rss_ready"]), fmt_mb(r.get("pss_ready"))))
+                extra.label, fmt_mb(r["rss_ready"]), fmt_mb(r.get("pss_ready"))))
         else:
-            rows.append("| %s | not run: %s | — | — | — | — | — | — | — |" % (crest2.label,
-                                                                           crest2.error))
+            rows.append("| %s | not run: %s | — | — | — | — | — | — | — |" % (extra.label,
+                                                                           extra.error))
     return rows
 
 
@@ -530,7 +531,7 @@ def verdict(ok):
     return "PASS" if ok else "MISS"
 
 
-def goals(by_key, crest2):
+def goals(by_key, crest2, engine2):
     def rps(key, kind):
         s = by_key.get(key)
         return s.r.get(kind, {}).get("rps") if s else None
@@ -564,9 +565,13 @@ def goals(by_key, crest2):
             all(cq > v for _, v in peers))
     else:
         row("pipelined-16 req/s ahead of every peer measured (nginx, h2o)", "—", None)
+    rss_engine = engine2.r.get("rss_ready") if engine2 else None
+    row("RSS at ready, engine alone, 2 workers ≤ %.1f MB" % (GOAL_RSS_2_WORKERS / MB),
+        fmt_mb(rss_engine), None if rss_engine is None else rss_engine <= GOAL_RSS_2_WORKERS)
     rss2 = crest2.r.get("rss_ready") if crest2 else None
-    row("RSS at ready, 2 workers ≤ %.1f MB" % (GOAL_RSS_2_WORKERS / MB), fmt_mb(rss2),
-        None if rss2 is None else rss2 <= GOAL_RSS_2_WORKERS)
+    row("RSS at ready, crest with its SQLite store open, 2 workers ≤ %.1f MB"
+        % (GOAL_RSS_ITEMS_2_WORKERS / MB), fmt_mb(rss2),
+        None if rss2 is None else rss2 <= GOAL_RSS_ITEMS_2_WORKERS)
     crest = by_key.get("crest")
     idle = crest.r.get("idle") if crest else None
     idle_err = crest.r.get("idle_err") if crest else None
@@ -645,11 +650,29 @@ def build_ref_server():
         raise Unavailable("cc failed: %s" % (lines[-1] if lines else "exit %d" % out.returncode))
 
 
+def build_engine_app(crest_bin):
+    """bench/engine_app.c (libcrest with its built-in routes only) linked as crest.pc says, from
+    the libcrest.a next to the crest binary measured."""
+    lib = os.path.join(os.path.dirname(crest_bin or ""), "libcrest.a")
+    if not os.path.exists(lib):
+        raise Unavailable("%s not found (make build)" % lib)
+    os.makedirs(os.path.dirname(ENGINE_BIN), exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    argv = [cc, "-O2", "-static", "-Wl,--gc-sections", "-I", os.path.join(BENCH_DIR, "..", "include"),
+            os.path.join(BENCH_DIR, "engine_app.c"), lib, "-lsqlite3", "-lpthread", "-lm",
+            "-o", ENGINE_BIN]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        raise Unavailable("cc failed: %s" % (lines[-1] if lines else "exit %d" % out.returncode))
+
+
 def on_signal(signum, frame):
     raise SystemExit(128 + signum)  # unwinds through main's finally, which stops the children
 
 
 REF_BIN = os.path.join(BENCH_DIR, "build", "ref_server")
+ENGINE_BIN = os.path.join(BENCH_DIR, "build", "engine_app")
 SERVER_PIN = []
 WRK_PIN = []
 
@@ -678,6 +701,9 @@ def main():
     by_key = {s.key: s for s in servers}
     crest2 = (Server("crest2", "crest, 2 workers (RSS at ready only)",
                      make_build_crest(crest_bin, 2)) if "crest" in by_key else None)
+    engine2 = (Server("engine2", "crest engine alone (libcrest, built-in routes), 2 workers "
+                      "(RSS at ready only)", make_build_crest(ENGINE_BIN, 2))
+               if "crest" in by_key else None)
     busy_pct = psutil.cpu_percent(interval=1.0)
     notes = []
     live = []
@@ -687,15 +713,22 @@ def main():
                 build_ref_server()
             except Unavailable as e:
                 by_key["ref"].error = str(e)
-        if crest2 is not None:
-            log("crest, 2 workers: RSS at ready")
+        if engine2 is not None:
             try:
-                crest2.start(SERVER_PIN)
-                measure_ready(crest2)
+                build_engine_app(crest_bin)
             except Unavailable as e:
-                crest2.error = str(e)
+                engine2.error = str(e)
+        for extra in (crest2, engine2):
+            if extra is None or extra.error:
+                continue
+            log("%s: RSS at ready" % extra.label)
+            try:
+                extra.start(SERVER_PIN)
+                measure_ready(extra)
+            except Unavailable as e:
+                extra.error = str(e)
             finally:
-                crest2.stop()
+                extra.stop()
         for s in servers:
             if s.error:
                 continue
@@ -736,9 +769,10 @@ def main():
         for s in live:
             s.stop()
 
-    lines = machine_header(args, crest_bin, busy_pct) + table(servers, crest2)
+    lines = machine_header(args, crest_bin, busy_pct) + table(
+        servers, [x for x in (crest2, engine2) if x is not None])
     if "crest" in by_key:
-        lines += goals(by_key, crest2)
+        lines += goals(by_key, crest2, engine2)
     if notes:
         lines += ["", "Notes:"] + ["- " + n for n in notes]
     report = "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@
 #include "app/observe.h"
 #include "http/server.h"
 #include "net/server.h"
+#include "obs/proc.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -61,10 +62,12 @@ static void on_listening(void *ud, const struct net_config *net)
         return;
     char workers[96];
     app_observe_describe(cfg, net->workers, workers, sizeof(workers));
+    char line[256];
     crest_report_startup_memory("listening");
-    printf("crest running on http://%s:%u%s\n", net->host, net->port, workers);
-    printf("Application startup complete.\n");
-    fflush(stdout);
+    snprintf(line, sizeof(line), "crest running on http://%s:%u%s\n", net->host, net->port,
+             workers);
+    obs_write_line(line);
+    obs_write_line("Application startup complete.\n");
 }
 
 CREST_API int crest_serve(struct crest_app *app, const struct crest_config *cfg,

@@ -51,11 +51,27 @@ CREST_API uint64_t crest_rss_bytes(void)
     return obs_rss_bytes();
 }
 
+/* Writes a whole line to stdout with write(2): no stdio stream is set up for it, whose buffer
+ * and code would be the largest part of what the startup report adds to RSS at ready. */
+void obs_write_line(const char *line)
+{
+    size_t len = strlen(line), done = 0;
+    while (done < len) {
+        ssize_t n = write(STDOUT_FILENO, line + done, len - done);
+        if (n <= 0)
+            return; /* stdout closed or full: the report is best effort */
+        done += (size_t)n;
+    }
+}
+
 CREST_API void crest_report_startup_memory(const char *phase)
 {
-    double mb = (double)obs_rss_bytes() / (1024.0 * 1024.0);
-    printf("[startup] Memory RSS = %.2f MB (%s)\n", mb, phase);
-    fflush(stdout);
+    /* hundredths of a MiB, rounded, in integers: no floating-point formatting pulled in */
+    uint64_t centi = (obs_rss_bytes() * 100 + (1u << 19)) >> 20;
+    char line[160];
+    snprintf(line, sizeof(line), "[startup] Memory RSS = %llu.%02llu MB (%s)\n",
+             (unsigned long long)(centi / 100), (unsigned long long)(centi % 100), phase);
+    obs_write_line(line);
 }
 
 /* ---- line-oriented files ---- */

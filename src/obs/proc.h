@@ -53,4 +53,7 @@ double obs_vm_max_bytes(void);
  * for scrapes, not the request path. */
 uint64_t obs_heap_bytes(void);
 
+/* Writes a line (with its newline) to stdout directly, bypassing stdio. */
+void obs_write_line(const char *line);
+
 #endif
