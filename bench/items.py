@@ -78,17 +78,11 @@ def run_wrk(server, script, script_args, seconds, conns):
         return {"error": "wrk did not stop"}
     cpu = soak.server_cpu(server, before)
     noisy = soak.others_note(server, before, "%s, %s" % (server.key, os.path.basename(script)))
-    m = engine.WRK_RPS.search(out.stdout)
-    if not m:
-        return {"error": "wrk: " + (out.stderr.strip() or out.stdout.strip())[-120:]}
-    res = {"rps": float(m.group(1)), "cpu": cpu}
-    if noisy:
-        res["noisy"] = noisy
-    for pct, value, unit in engine.WRK_PCT.findall(out.stdout):
-        res["p" + pct] = float(value) * engine.UNIT_MS[unit]
-    errors = engine.WRK_ERR.findall(out.stdout)
-    if errors:
-        res["warn"] = "; ".join(e.strip() for e in errors)
+    res = engine.parse_wrk(out)
+    if "rps" in res:
+        res["cpu"] = cpu
+        if noisy:
+            res["noisy"] = noisy
     return res
 
 
@@ -189,15 +183,7 @@ def is_static(path):
 
 
 def machine_header(args, crest_bin, busy_pct, fsync_rate):
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = engine.cpu_model()
     sqlite = engine.first_line(["pkg-config", "--modversion", "sqlite3"])
     journal, sync = store_settings()
     fstype, dev = mount_of(tempfile.gettempdir())
@@ -344,8 +330,7 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("items.py needs wrk: sh tools/ensure-packages.sh wrk python3-psutil")
     engine.raise_nofile(4 * max(args.conns, args.soak_conns) + 256)
-    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
-        SERVER_PIN, WRK_PIN = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+    SERVER_PIN, WRK_PIN = engine.pinning()
     crest_bin = os.path.abspath(args.crest) if args.crest else None
 
     makers = {
