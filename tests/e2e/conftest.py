@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from pg import db_backend, db_flags, pg_server, pg_url  # noqa: F401 (PostgreSQL fixtures)
+
 REPO = Path(__file__).resolve().parents[2]
 CREST_BIN = os.environ.get("CREST_BIN") or str(REPO / "build" / "crest")
 

@@ -1,5 +1,6 @@
 """The items API over real sockets: every endpoint, every validation rule, FastAPI's (pydantic v2)
-422 shapes, on a real SQLite file."""
+422 shapes, on each store: a real SQLite file and a real PostgreSQL database (db_flags in
+tests/e2e/pg.py parametrises every test by backend)."""
 import json
 
 import pytest
@@ -30,8 +31,8 @@ ITEM = {"name": "Foo", "description": "A foo", "price": 35.4, "tax": 3.2, "tags"
 
 
 @pytest.fixture
-def items(start_crest):
-    return start_crest(workers=2)
+def items(start_crest, db_flags):
+    return start_crest(*db_flags, workers=2)
 
 
 def test_post_creates_item_with_201_location_and_all_fields(items):
@@ -222,11 +223,11 @@ def test_other_methods_on_items_are_405(items):
     assert "GET" in r.header("Allow") and "POST" in r.header("Allow")
 
 
-def test_items_survive_a_restart(start_crest):
-    first = start_crest(workers=1)
+def test_items_survive_a_restart(start_crest, db_flags):
+    first = start_crest(*db_flags, workers=1)
     created = call(first, "POST", "/items", ITEM).json()
     assert first.stop() == 0
-    second = start_crest(workers=1)
+    second = start_crest(*db_flags, workers=1)
     assert call(second, "GET", f"/items/{created['id']}").json() == created
 
 

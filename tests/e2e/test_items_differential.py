@@ -281,8 +281,9 @@ def fastapi_missing():
 
 
 @pytest.fixture
-def servers(tmp_path):
-    """(crest, peer): both running on fresh databases; stopped by pid at the end."""
+def servers(tmp_path, db_flags):
+    """(crest, peer): both running on fresh databases (crest's on the test's backend, the peer's
+    always SQLite); stopped by pid at the end."""
     reason = fastapi_missing()
     if reason:
         pytest.skip(reason)
@@ -290,7 +291,8 @@ def servers(tmp_path):
     try:
         p = free_port()
         crest = Proc("crest", [CREST_BIN, "serve", "--host", "127.0.0.1", "--port", str(p),
-                               "--workers", "1", "--db", str(tmp_path / "crest.db"), "--quiet"],
+                               "--workers", "1", "--db", str(tmp_path / "crest.db"), "--quiet",
+                               *db_flags],
                      p, tmp_path)
         started.append(crest)
         p = free_port()

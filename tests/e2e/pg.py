@@ -1,0 +1,307 @@
+"""A real PostgreSQL 15 for the black-box tests: Debian's binaries, a cluster of our own.
+
+`Postgres` initialises a cluster in a fresh temporary directory with initdb, as an unprivileged
+user (initdb refuses root: when the tests run as root, every PostgreSQL program runs as the
+`postgres` system user the Debian package creates, through runuser, and the directory is chowned
+to it). The cluster listens on 127.0.0.1 only, on a free port, with its unix socket in its own
+directory; host connections need the superuser's password (scram-sha-256), so the password in the
+URL crest gets is really checked. fsync stays on: acknowledged writes are tested for durability.
+It is started with `pg_ctl start -w` and stopped with `pg_ctl stop -m fast`, falling back to
+SIGKILL by the postmaster's pid (from postmaster.pid, which our pg_ctl started).
+
+Fixtures (imported by conftest.py):
+- pg_server: one cluster for the whole session; skips with the reason when PostgreSQL is not
+  installed and cannot be (tools/ensure-packages.sh installs it when run as root).
+- pg_url: a fresh, empty database on it for this test; its postgresql:// URL.
+- db_backend: parametrises a test by store, "sqlite" and "postgresql".
+- db_flags: the crest flags that select the test's backend: [] for SQLite (start_crest already
+  passes --db tmp/crest.db) or ["--db", pg_url]; start_crest(*db_flags) then uses it, since the
+  last --db wins.
+"""
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PG_VERSION = "15"
+USER = "crest"
+# Distinctive, so a test can grep crest's output for it; URL-safe, so it needs no escaping.
+PASSWORD = "pw-Zq7rX2kV9sLm4nT"
+START_TIMEOUT = 30  # seconds for pg_ctl start/restart -w
+SQL_TIMEOUT = 30
+
+
+def _bindir():
+    """The PostgreSQL 15 binaries (else the newest installed), or None."""
+    want = f"/usr/lib/postgresql/{PG_VERSION}/bin"
+    if os.access(os.path.join(want, "initdb"), os.X_OK):
+        return want
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return os.path.dirname(found[-1]) if found else None
+
+
+def find_bindir():
+    """The binaries, installing Debian's postgresql when missing and we are root. Returns
+    (bindir, None) or (None, reason to skip)."""
+    bindir = _bindir()
+    if bindir is None and os.geteuid() == 0:
+        subprocess.run(["sh", str(REPO / "tools" / "ensure-packages.sh"), "postgresql"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+        bindir = _bindir()
+    if bindir is None:
+        return None, ("PostgreSQL is not installed and could not be installed "
+                      "(apt-get install postgresql): no /usr/lib/postgresql/*/bin/initdb")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return None, "running as root and there is no 'postgres' user to run initdb as"
+        if not shutil.which("runuser"):
+            return None, "running as root and runuser (util-linux) is missing"
+    return bindir, None
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clean_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
+    env["LC_ALL"] = "C"
+    return env
+
+
+class Postgres:
+    """One cluster: .port, .url(db), .start(), .stop(), .restart(), .create_database(),
+    .sql(). Not started by the constructor (see init())."""
+
+    _names = itertools.count(1)
+
+    def __init__(self, bindir, port=None):
+        self.bindir = bindir
+        self.port = port or free_port()
+        self.root = tempfile.mkdtemp(prefix="crest-pg-")
+        self.data = os.path.join(self.root, "data")
+        self.sock_dir = os.path.join(self.root, "sock")
+        self.log = os.path.join(self.root, "postgres.log")
+        self.as_postgres = os.geteuid() == 0
+        os.mkdir(self.sock_dir)
+        if self.as_postgres:
+            pw = pwd.getpwnam("postgres")
+            for path in (self.root, self.sock_dir):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+        self.running = False
+
+    # ---- running PostgreSQL's programs ----
+
+    def _run(self, prog, *args, timeout=START_TIMEOUT, check=True):
+        argv = [os.path.join(self.bindir, prog), *args]
+        if self.as_postgres:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        r = subprocess.run(argv, cwd=self.root, env=_clean_env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{prog} {' '.join(args)} exited {r.returncode}: "
+                               f"{r.stderr.strip()[-800:]}\nlog: {self.log_tail()}")
+        return r
+
+    def log_tail(self, n=15):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def init(self):
+        """initdb with a password-protected superuser; our settings in postgresql.conf."""
+        pwfile = os.path.join(self.root, "pwfile")
+        with open(pwfile, "w") as f:
+            f.write(PASSWORD + "\n")
+        if self.as_postgres:
+            pw = pwd.getpwnam("postgres")
+            os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        os.chmod(pwfile, 0o600)
+        self._run("initdb", "-D", self.data, "-U", USER, f"--pwfile={pwfile}",
+                  "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+                  "--encoding=UTF8", "--locale=C", "--no-instructions", timeout=120)
+        os.unlink(pwfile)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("\n# crest tests\n"
+                    "listen_addresses = '127.0.0.1'\n"
+                    f"port = {self.port}\n"
+                    f"unix_socket_directories = '{self.sock_dir}'\n"
+                    "password_encryption = 'scram-sha-256'\n"
+                    "fsync = on\n"
+                    "synchronous_commit = on\n"
+                    "max_connections = 200\n"
+                    "shared_buffers = 32MB\n"
+                    "log_min_messages = warning\n"
+                    "log_connections = off\n")
+        return self
+
+    def start(self):
+        self._run("pg_ctl", "start", "-w", "-t", str(START_TIMEOUT), "-D", self.data,
+                  "-l", self.log, timeout=START_TIMEOUT + 10)
+        self.running = True
+        self.wait_ready()
+
+    def stop(self):
+        """pg_ctl stop -m fast; SIGKILL to the postmaster (by its pid) if that failed."""
+        pid = self.postmaster_pid()
+        try:
+            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-t", "20", "-D", self.data,
+                      timeout=30, check=False)
+        except subprocess.TimeoutExpired:
+            pass
+        if pid and _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self.running = False
+
+    def restart(self):
+        """pg_ctl restart -m fast: every connection is closed, the server comes back."""
+        self._run("pg_ctl", "restart", "-w", "-m", "fast", "-t", str(START_TIMEOUT),
+                  "-D", self.data, "-l", self.log, timeout=START_TIMEOUT + 10)
+        self.running = True
+        self.wait_ready()
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self._run("pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-t", "2",
+                          check=False)
+            if r.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL not ready: {r.stdout}{self.log_tail()}")
+            time.sleep(0.05)
+
+    def destroy(self):
+        if self.running or self.postmaster_pid():
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # ---- clients ----
+
+    def url(self, db="postgres", password=PASSWORD, scheme="postgresql"):
+        return f"{scheme}://{USER}:{password}@127.0.0.1:{self.port}/{db}"
+
+    def sql(self, query, db="postgres", timeout=SQL_TIMEOUT):
+        """Runs SQL through psql over TCP with the password; returns the rows as text lines."""
+        argv = [os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-v",
+                "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER,
+                "-d", db, "-c", query]
+        env = _clean_env()
+        env["PGPASSWORD"] = PASSWORD
+        env["PGCONNECT_TIMEOUT"] = "5"
+        r = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql {query!r}: {r.stderr.strip()}")
+        return [line for line in r.stdout.splitlines() if line]
+
+    def create_database(self, prefix="t"):
+        name = f"{prefix}_{os.getpid()}_{next(self._names)}"
+        self.sql(f'CREATE DATABASE "{name}"')
+        return name
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie of ours is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def new_cluster(port=None, start=True):
+    """A fresh initialised cluster (started unless start=False); skips the test when PostgreSQL
+    is unavailable. The caller destroys it (destroy())."""
+    bindir, reason = find_bindir()
+    if reason:
+        pytest.skip(reason)
+    pg = Postgres(bindir, port)
+    try:
+        pg.init()
+        if start:
+            for attempt in range(3):
+                try:
+                    pg.start()
+                    break
+                except RuntimeError:
+                    if attempt == 2 or port is not None:
+                        raise
+                    pg.port = free_port()  # another process took the port: try another
+                    _set_port(pg)
+    except BaseException:
+        pg.destroy()
+        raise
+    return pg
+
+
+def _set_port(pg):
+    with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
+        f.write(f"port = {pg.port}\n")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL for the session (see the module's docstring)."""
+    pg = new_cluster()
+    try:
+        yield pg
+    finally:
+        pg.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh database on the session's PostgreSQL: its URL, password included."""
+    if not pg_server.running:
+        pg_server.start()  # a test that stopped it failed before starting it again
+    return pg_server.url(pg_server.create_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_backend(request):
+    return request.param
+
+
+@pytest.fixture
+def db_flags(request, db_backend):
+    """crest flags for the test's backend (PostgreSQL is started only for its runs)."""
+    if db_backend == "sqlite":
+        return []
+    return ["--db", request.getfixturevalue("pg_url")]
