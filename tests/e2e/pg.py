@@ -305,3 +305,97 @@ def db_flags(request, db_backend):
     if db_backend == "sqlite":
         return []
     return ["--db", request.getfixturevalue("pg_url")]
+
+
+# ---- clients for the PostgreSQL tests: one request, and a bounded load ----
+
+
+def item_request(method, path, body=None):
+    """The bytes of one keep-alive request, a JSON body when `body` is given."""
+    import json
+
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    return head.encode() + b"\r\n" + payload
+
+
+def call(port, method, path, body=None, timeout=5.0):
+    """One request on a fresh connection; the Response."""
+    from conftest import Conn
+
+    with Conn(port, timeout=timeout) as c:
+        return c.request(item_request(method, path, body))
+
+
+class Load:
+    """`clients` threads, each on its own keep-alive connection to `port`, sending GET
+    /items/{id} (ids from `read_ids`) and, one request in `write_every`, POST /items, until
+    stop() or `max_seconds`. Every answer is recorded as (start, end, status, id of a 201, body)
+    in .answers, every failure (timeout, reset, malformed answer) as (start, end, repr) in
+    .failures; after a failure the client reconnects."""
+
+    def __init__(self, port, read_ids, clients=4, write_every=3, timeout=6.0, max_seconds=20.0,
+                 prefix="load"):
+        import threading
+
+        self.port, self.read_ids, self.timeout = port, list(read_ids), timeout
+        self.write_every, self.prefix = write_every, prefix
+        self.answers, self.failures = [], []
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True)
+                         for i in range(clients)]
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.timeout + 5)
+
+    def _client(self, n):
+        from conftest import Conn
+
+        conn, i = None, 0
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            i += 1
+            write = not self.read_ids or i % self.write_every == 0
+            name = f"{self.prefix}-{n}-{i}"
+            raw = (item_request("POST", "/items", {"name": name, "price": 2.5}) if write else
+                   item_request("GET", f"/items/{self.read_ids[i % len(self.read_ids)]}"))
+            t0 = time.monotonic()
+            try:
+                if conn is None:
+                    conn = Conn(self.port, timeout=self.timeout)
+                r = conn.request(raw)
+            except (OSError, AssertionError) as e:
+                self.failures.append((t0, time.monotonic(), repr(e)))
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(0.01)
+                continue
+            created = None
+            if write and r.status == 201:
+                created = (r.json()["id"], name)
+            self.answers.append((t0, time.monotonic(), r.status, created, r.body[:200]))
+            if r.header("Connection") == "close":
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def statuses(self, since=None, until=None):
+        return [a[2] for a in self.answers
+                if (since is None or a[0] >= since) and (until is None or a[0] < until)]
+
+    def acknowledged(self):
+        return [a[3] for a in self.answers if a[3] is not None]
