@@ -16,7 +16,6 @@ stops the session's PostgreSQL starts it again in a finally block.
 """
 
 import json
-import os
 import re
 import subprocess
 import threading
@@ -287,7 +286,7 @@ def spawn(tmp_path, args, env):
 
 
 def test_database_url_is_used_without_db_and_db_overrides_it(tmp_path, pg_server, pg_url):
-    count = f"SELECT count(*) FROM items"
+    count = "SELECT count(*) FROM items"
     srv = spawn(tmp_path, [], {"DATABASE_URL": pg_url})
     try:
         assert call(srv, "POST", "/items", ITEM).status == 201
