@@ -27,11 +27,11 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ from importing lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# engine.X stays valid for the scripts that import engine for these.
-from lib import (BENCH_DIR, MB, REPO_DIR,  # noqa: E402,F401 (soak.py uses read_response)
-                 Server, Unavailable, cpu_model, cpu_snapshot, first_line, fmt_mb, fmt_ms,
-                 fmt_rps, idle_conn_bytes, log, make_build_h2o, make_build_nginx, others_cpu,
-                 parse_wrk, pinning, psutil, raise_nofile, read_response, NOISY_CPU)
+from lib import (BENCH_DIR, MB, REPO_DIR, Server, Unavailable, cpu_model,  # noqa: E402
+                 first_line, fmt_mb, fmt_ms, fmt_rps, idle_conn_bytes, log, make_build_h2o,
+                 make_build_nginx, pinning, psutil, raise_nofile, wrk_json)
+# soak.py reaches these through engine.
+from lib import NOISY_CPU, cpu_snapshot, others_cpu, read_response  # noqa: E402,F401
 
 
 # Goals from shared/ANCHORS.md, as set for the engine alone.
@@ -58,20 +58,7 @@ def make_build_crest(binary, workers):
 
 
 def run_wrk(args, server, pipelined):
-    port = server.port
-    argv = WRK_PIN + ["wrk", "-t1", "-c%d" % args.conns, "-d%ds" % args.seconds]
-    argv += ["-s", os.path.join(BENCH_DIR, "pipeline.lua")] if pipelined else ["--latency"]
-    argv.append("http://127.0.0.1:%d/json" % port)
-    before = cpu_snapshot(server)
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 60)
-    except subprocess.TimeoutExpired:
-        return {"error": "wrk did not stop"}
-    others = others_cpu(server, before, cpu_snapshot(server))
-    res = parse_wrk(out)
-    if "rps" in res and others > NOISY_CPU:
-        res["noisy"] = others
-    return res
+    return wrk_json(server, args.seconds, args.conns, WRK_PIN, pipelined)
 
 
 def machine_header(args, crest_bin, busy_pct):

@@ -34,6 +34,7 @@ REPO_DIR = os.path.dirname(BENCH_DIR)
 sys.dont_write_bytecode = True  # no bench/__pycache__ from importing the modules below
 sys.path.insert(0, BENCH_DIR)
 import engine  # noqa: E402  (servers as children, smaps, wrk's output, report helpers)
+import lib  # noqa: E402  (wrk parsing, pinning, CPU model)
 import soak  # noqa: E402  (crest's argv, seeding, the soak itself)
 
 MB, KB = engine.MB, soak.KB
@@ -78,7 +79,7 @@ def run_wrk(server, script, script_args, seconds, conns):
         return {"error": "wrk did not stop"}
     cpu = soak.server_cpu(server, before)
     noisy = soak.others_note(server, before, "%s, %s" % (server.key, os.path.basename(script)))
-    res = engine.parse_wrk(out)
+    res = lib.parse_wrk(out)
     if "rps" in res:
         res["cpu"] = cpu
         if noisy:
@@ -183,7 +184,7 @@ def is_static(path):
 
 
 def machine_header(args, crest_bin, busy_pct, fsync_rate):
-    cpu = engine.cpu_model()
+    cpu = lib.cpu_model()
     sqlite = engine.first_line(["pkg-config", "--modversion", "sqlite3"])
     journal, sync = store_settings()
     fstype, dev = mount_of(tempfile.gettempdir())
@@ -330,7 +331,7 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("items.py needs wrk: sh tools/ensure-packages.sh wrk python3-psutil")
     engine.raise_nofile(4 * max(args.conns, args.soak_conns) + 256)
-    SERVER_PIN, WRK_PIN = engine.pinning()
+    SERVER_PIN, WRK_PIN = lib.pinning()
     crest_bin = os.path.abspath(args.crest) if args.crest else None
 
     makers = {

@@ -337,6 +337,24 @@ def parse_wrk(out):
     return res
 
 
+def wrk_json(server, seconds, conns, pin, pipelined=False):
+    """wrk -t1 on GET /json of server: keep-alive, --latency, or pipelined 16 deep
+    (pipeline.lua); {rps, p50, p99, warn?, noisy?} or {error}."""
+    argv = pin + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds]
+    argv += ["-s", os.path.join(BENCH_DIR, "pipeline.lua")] if pipelined else ["--latency"]
+    argv.append("http://127.0.0.1:%d/json" % server.port)
+    before = cpu_snapshot(server)
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        return {"error": "wrk did not stop"}
+    others = others_cpu(server, before, cpu_snapshot(server))
+    res = parse_wrk(out)
+    if "rps" in res and others > NOISY_CPU:
+        res["noisy"] = others
+    return res
+
+
 def cpu_snapshot(server):
     """(wall s, CPU s busy machine-wide, CPU s of the server tree, CPU s of waited children)."""
     t = psutil.cpu_times()
