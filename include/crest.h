@@ -46,7 +46,13 @@ struct crest_config {
     uint32_t max_head_bytes;       /* request line + headers, default 16384 (414/431 past it) */
     uint32_t max_headers;          /* default 100 (431 past it) */
     uint32_t max_body_bytes;       /* default 1 MiB (413 past it) */
-    const char *db_path; /* store path, default "./crest.db" (used by the items service) */
+    /* The items service's store: a SQLite path, default "./crest.db", or a PostgreSQL URL
+     * (postgresql://user:password@host:port/dbname) */
+    const char *db_path;
+    unsigned db_pool; /* PostgreSQL connections per worker, default 2 */
+    uint32_t
+        db_timeout_ms;   /* a PostgreSQL query is cancelled and answered 503 after, default 5000 */
+    bool db_no_pipeline; /* PostgreSQL: no pipeline mode (one query in flight per connection) */
     bool quiet;          /* no startup report */
     /* Memory budget (0: none). What crest holds once the worker start hooks ran is the baseline;
      * each worker may allocate an equal share of the rest, and a request that would take it past
@@ -201,19 +207,31 @@ CREST_API CREST_MUST_CHECK int crest_app_add_route(struct crest_app *app,
                                                    const struct crest_route *route,
                                                    char err[CREST_ERR_LEN]);
 
+/* A worker's event loop, opaque: per-worker state hands it to the libcrest parts that keep their
+ * own sockets and timers in it (the PostgreSQL store). */
+struct crest_loop;
+
 /* Per-worker state (a database connection, say): start runs once for each worker before it
- * serves, in the thread that starts the workers; stop runs after it stopped. A handler finds its
- * worker's data with crest_req_worker_data(). The test client runs one worker, started at its
- * first request and stopped by crest_app_free. start returns 0 or a negative errno (with a
- * sentence in err), which makes crest_serve fail. */
-typedef int (*crest_worker_start_fn)(void *ud, unsigned worker, void **data,
-                                     char err[CREST_ERR_LEN]);
+ * serves, in the thread that starts the workers, with the worker's loop (which the worker thread
+ * runs once started; NULL in the test client, which has none that lasts); stop runs after the
+ * worker stopped. A handler finds its worker's data with crest_req_worker_data(). The test client
+ * runs one worker, started at its first request and stopped by crest_app_free. start returns 0
+ * or a negative errno (with a sentence in err), which makes crest_serve fail. */
+typedef int (*crest_worker_start_fn)(void *ud, unsigned worker, struct crest_loop *loop,
+                                     void **data, char err[CREST_ERR_LEN]);
 typedef void (*crest_worker_stop_fn)(void *ud, unsigned worker, void *data);
 CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
                                    crest_worker_stop_fn stop, void *ud);
 
+/* What GET /healthz asks before it answers: NULL when the worker can serve, else the name of the
+ * dependency that is down ("store"), which turns the answer into 503
+ * {"status":"degraded","store":"down"} (load balancers and readiness probes take the instance out
+ * until it is back). Called in the worker, with its data. */
+typedef const char *(*crest_health_fn)(void *worker_data);
+CREST_API void crest_app_on_health(struct crest_app *app, crest_health_fn fn);
+
 /* Adds the built-in routes: GET /json → {"message":"Hello, World!"} and GET /healthz →
- * {"status":"ok"}. */
+ * {"status":"ok"} (or 503 when the health hook names a dependency that is down). */
 CREST_API CREST_MUST_CHECK int crest_app_add_builtin_routes(struct crest_app *app);
 
 /* Adds GET /openapi.json: the app's OpenAPI 3.1.0 document, rendered from the route table once

@@ -52,13 +52,19 @@ CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn 
     app->worker_ud = ud;
 }
 
-int app_workers_start(struct crest_app *app, unsigned n, void **data, char *err)
+CREST_API void crest_app_on_health(struct crest_app *app, crest_health_fn fn)
+{
+    app->health = fn;
+}
+
+int app_workers_start(struct crest_app *app, unsigned n, struct crest_loop *const *loops,
+                      void **data, char *err)
 {
     for (unsigned i = 0; i < n; i++) {
         data[i] = NULL;
         if (!app->worker_start)
             continue;
-        int rc = app->worker_start(app->worker_ud, i, &data[i], err);
+        int rc = app->worker_start(app->worker_ud, i, loops ? loops[i] : NULL, &data[i], err);
         if (rc) {
             app_workers_stop(app, i, data);
             return rc;

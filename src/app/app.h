@@ -16,12 +16,15 @@ struct crest_app {
     crest_worker_start_fn worker_start;
     crest_worker_stop_fn worker_stop;
     void *worker_ud;
+    crest_health_fn health;
     bool test_worker_started; /* the test client's one worker */
     void *test_worker_data;
 };
 
-/* Runs the worker start hooks for workers 0..n-1 into data[]; on failure stops those started. */
-int app_workers_start(struct crest_app *app, unsigned n, void **data, char *err);
+/* Runs the worker start hooks for workers 0..n-1 into data[], with their loops (loops NULL: the
+ * test client's worker, which has none); on failure stops those started. */
+int app_workers_start(struct crest_app *app, unsigned n, struct crest_loop *const *loops,
+                      void **data, char *err);
 void app_workers_stop(struct crest_app *app, unsigned n, void **data);
 
 enum { APP_MAX_VALUES = 16 };

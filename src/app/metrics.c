@@ -390,19 +390,26 @@ static void render_durations(struct text *t, const struct crest_app *app, const 
     }
 }
 
+/* One series per label value of a family. */
+static void render_labelled(struct text *t, const char *name, const char *label_name,
+                            const char *value, int64_t v)
+{
+    put_str(t, name);
+    label(t, '{', label_name, value);
+    put(t, "} ", 2);
+    put_i64(t, v);
+    put(t, "\n", 1);
+}
+
 static void render_server(struct text *t)
 {
     int64_t in_flight = obs_in_flight_total();
     single_u64(t, "http_requests_in_flight", "gauge", "Number of HTTP requests being served.",
                in_flight > 0 ? (uint64_t)in_flight : 0);
     family(t, "crest_connections", "gauge", "Open client connections by state.");
-    for (int s = 0; s < OBS_CONN_STATES; s++) {
-        put_str(t, "crest_connections");
-        label(t, '{', "state", conn_states[s]);
-        put(t, "} ", 2);
-        put_i64(t, obs_conns((enum obs_conn_state)s));
-        put(t, "\n", 1);
-    }
+    for (int s = 0; s < OBS_CONN_STATES; s++)
+        render_labelled(t, "crest_connections", "state", conn_states[s],
+                        obs_conns((enum obs_conn_state)s));
     single_u64(t, "crest_requests_shed_total", "counter",
                "Requests answered 503 because memory ran out or the budget refused it.",
                obs_shed_total());
@@ -413,13 +420,8 @@ static void render_tags(struct text *t, const char *name, const char *type, cons
                         const int64_t v[MEM_TAG_COUNT])
 {
     family(t, name, type, help);
-    for (int tag = 0; tag < MEM_TAG_COUNT; tag++) {
-        put_str(t, name);
-        label(t, '{', "tag", mem_tag_name((enum mem_tag)tag));
-        put(t, "} ", 2);
-        put_i64(t, v[tag]);
-        put(t, "\n", 1);
-    }
+    for (int tag = 0; tag < MEM_TAG_COUNT; tag++)
+        render_labelled(t, name, "tag", mem_tag_name((enum mem_tag)tag), v[tag]);
 }
 
 static void render_memory(struct text *t)
@@ -442,6 +444,44 @@ static void render_memory(struct text *t)
                mem_budget_limit());
 }
 
+static const char *const db_states[] = {"connecting", "idle", "busy", "down"};
+static_assert(sizeof(db_states) / sizeof(db_states[0]) == OBS_DB_STATES, "one name per state");
+static const char *const db_errors[] = {"connect", "lost", "timeout", "query"};
+static_assert(sizeof(db_errors) / sizeof(db_errors[0]) == OBS_DB_ERRORS, "one name per kind");
+
+/* The PostgreSQL pool's figures: only when a worker has one (SQLite has no pool). */
+static void render_db(struct text *t)
+{
+    uint64_t buckets[OBS_BUCKETS], count, sum_us, cumulative = 0;
+    if (!obs_db_durations(buckets, &count, &sum_us))
+        return;
+    family(t, "crest_db_pool_connections", "gauge", "Database connections by state.");
+    for (int s = 0; s < OBS_DB_STATES; s++)
+        render_labelled(t, "crest_db_pool_connections", "state", db_states[s],
+                        obs_db_conns((enum obs_db_state)s));
+    family(t, "crest_db_errors_total", "counter", "Database failures by kind.");
+    for (int k = 0; k < OBS_DB_ERRORS; k++)
+        render_labelled(t, "crest_db_errors_total", "kind", db_errors[k],
+                        (int64_t)obs_db_errors((enum obs_db_error)k));
+    family(t, "crest_db_query_duration_seconds", "histogram",
+           "Database query latency in seconds, from send to result.");
+    for (int b = 0; b < OBS_BUCKETS; b++) {
+        cumulative += buckets[b];
+        put_str(t, "crest_db_query_duration_seconds_bucket{le=\"");
+        put_double(t, obs_bucket_bounds[b]);
+        put(t, "\"} ", 3);
+        put_u64(t, cumulative < count ? cumulative : count);
+        put(t, "\n", 1);
+    }
+    put_str(t, "crest_db_query_duration_seconds_bucket{le=\"+Inf\"} ");
+    put_u64(t, count);
+    put_str(t, "\ncrest_db_query_duration_seconds_sum ");
+    put_double(t, (double)sum_us / 1e6);
+    put_str(t, "\ncrest_db_query_duration_seconds_count ");
+    put_u64(t, count);
+    put(t, "\n", 1);
+}
+
 static int render(struct text *t, const struct crest_app *app)
 {
     struct rows counts, hists;
@@ -455,6 +495,7 @@ static int render(struct text *t, const struct crest_app *app)
         render_durations(t, app, &hists);
         render_server(t);
         render_memory(t);
+        render_db(t);
         err = t->err;
     }
     rows_fini(&hists);

@@ -28,6 +28,8 @@ CREST_API void crest_config_defaults(struct crest_config *cfg)
     cfg->max_headers = 100;
     cfg->max_body_bytes = 1 << 20;
     cfg->db_path = "./crest.db";
+    cfg->db_pool = 2;
+    cfg->db_timeout_ms = 5000;
 }
 
 /* Builds the HTTP server description of an app; shared with the test client. */
@@ -55,13 +57,48 @@ void app_http_server(struct http_server *srv, struct crest_app *app, const struc
     http_server_init(srv);
 }
 
+struct serve_ctx {
+    struct crest_app *app;
+    const struct crest_config *cfg;
+    void *data[NET_MAX_WORKERS];
+};
+
+/* Every worker's loop exists, no worker runs: the worker start hooks (which may put database
+ * sockets in those loops), then the budget, over what they hold. */
+static int prepare_workers(void *ud, struct net_worker *ws, unsigned n, char *err)
+{
+    struct serve_ctx *sc = ud;
+    struct crest_loop *loops[NET_MAX_WORKERS] = {0};
+    for (unsigned i = 0; i < n; i++)
+        loops[i] = net_loop_public(&ws[i].loop);
+    int rc = app_workers_start(sc->app, n, loops, sc->data, err);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < n; i++)
+        ws[i].app_data = sc->data[i];
+    if (sc->app->worker_start && !sc->cfg->quiet)
+        crest_report_startup_memory("storage ready");
+    rc = app_observe_start(sc->cfg, n, err);
+    if (rc)
+        app_workers_stop(sc->app, n, sc->data);
+    return rc;
+}
+
+static void finish_workers(void *ud, struct net_worker *ws, unsigned n)
+{
+    struct serve_ctx *sc = ud;
+    (void)ws;
+    app_observe_stop();
+    app_workers_stop(sc->app, n, sc->data);
+}
+
 static void on_listening(void *ud, const struct net_config *net)
 {
-    const struct crest_config *cfg = ud;
-    if (cfg->quiet)
+    const struct serve_ctx *sc = ud;
+    if (sc->cfg->quiet)
         return;
     char workers[96];
-    app_observe_describe(cfg, net->workers, workers, sizeof(workers));
+    app_observe_describe(sc->cfg, net->workers, workers, sizeof(workers));
     char line[256];
     crest_report_startup_memory("listening");
     snprintf(line, sizeof(line), "crest running on http://%s:%u%s\n", net->host, net->port,
@@ -74,28 +111,17 @@ CREST_API int crest_serve(struct crest_app *app, const struct crest_config *cfg,
                           char err[CREST_ERR_LEN])
 {
     struct http_server srv;
-    void *data[NET_MAX_WORKERS];
-    unsigned n = cfg->workers <= NET_MAX_WORKERS ? cfg->workers : NET_MAX_WORKERS;
-    int rc;
+    struct serve_ctx sc = {.app = app, .cfg = cfg};
+    struct net_server_hooks hooks = {
+        .prepare = prepare_workers, .listening = on_listening, .finish = finish_workers, .ud = &sc};
 
     /* A fixed mmap threshold: glibc's default raises it after the first large block is freed,
      * after which multi-megabyte response and body buffers come from (and stay in) the heap
      * arenas, and RSS stays at its high-water mark long after load is gone. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     app_http_server(&srv, app, cfg);
-    rc = app_docs_prepare(app, err); /* before the workers: they only read the document */
+    int rc = app_docs_prepare(app, err); /* before the workers: they only read the document */
     if (rc)
         return rc;
-    rc = app_workers_start(app, n, data, err);
-    if (rc)
-        return rc;
-    if (app->worker_start && !cfg->quiet)
-        crest_report_startup_memory("storage ready");
-    rc = app_observe_start(cfg, n, err);
-    if (rc == 0) {
-        rc = net_server_run(&srv.net, &srv.ops, &srv, data, on_listening, (void *)cfg, err);
-        app_observe_stop();
-    }
-    app_workers_stop(app, n, data);
-    return rc;
+    return net_server_run(&srv.net, &srv.ops, &srv, &hooks, err);
 }

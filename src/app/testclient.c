@@ -104,7 +104,7 @@ CREST_API int crest_test_raw(struct crest_app *app, const char *bytes, size_t le
     app_http_server(&srv, app, &cfg);
     if (!app->test_worker_started) {
         char why[CREST_ERR_LEN];
-        err = app_workers_start(app, 1, &app->test_worker_data, why);
+        err = app_workers_start(app, 1, NULL, &app->test_worker_data, why);
         if (err)
             return err;
         app->test_worker_started = true;

@@ -18,6 +18,7 @@ enum value_kind {
     V_BYTES64,    /* the same, into a uint64_t */
     V_INTERVAL,   /* V_SECONDS, or with an "s" suffix: 10s, 0.5s */
     V_LOG_FORMAT, /* text | json */
+    V_OFF_SWITCH, /* on | off, stored as "off" (a bool that defaults to false) */
     V_SWITCH,     /* takes no value */
 };
 
@@ -35,7 +36,14 @@ static const struct flag flags[] = {
     {"--port", V_PORT, CFG(port), "port to listen on (default 8080; env PORT)"},
     {"--workers", V_COUNT, CFG(workers),
      "worker threads (default: online CPUs; env CREST_WORKERS)"},
-    {"--db", V_STRING, CFG(db_path), "database path (default ./crest.db)"},
+    {"--db", V_STRING, CFG(db_path),
+     "SQLite database path, or postgresql://user:password@host:port/dbname (default ./crest.db; "
+     "env DATABASE_URL)"},
+    {"--db-pool", V_COUNT, CFG(db_pool), "PostgreSQL connections per worker, 1..64 (default 2)"},
+    {"--db-timeout", V_SECONDS, CFG(db_timeout_ms),
+     "a PostgreSQL query still running after SECONDS is cancelled, 503 (default 5)"},
+    {"--db-pipeline", V_OFF_SWITCH, CFG(db_no_pipeline),
+     "PostgreSQL pipeline mode: on or off (default on)"},
     {"--backlog", V_COUNT, CFG(backlog), "listen backlog (default 2048)"},
     {"--timeout-keep-alive", V_SECONDS, CFG(keepalive_timeout_ms),
      "close idle keep-alive connections after SECONDS (default 5)"},
@@ -188,6 +196,11 @@ static int set_value(const struct flag *f, const char *value, struct crest_confi
             return -EINVAL;
         *(uint8_t *)field = value[0] == 'j' ? CREST_LOG_JSON : CREST_LOG_TEXT;
         return 0;
+    case V_OFF_SWITCH:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            return -EINVAL;
+        *(bool *)field = strcmp(value, "off") == 0;
+        return 0;
     case V_SWITCH:
         *(bool *)field = true;
         return 0;
@@ -213,7 +226,8 @@ static int apply_env(struct crest_config *cfg, char *err)
                 {"PORT", "--port"},
                 {"CREST_WORKERS", "--workers"},
                 {"CREST_MEMORY_LIMIT", "--memory-limit"},
-                {"CREST_DEBUG_TOKEN", "--debug-token"}};
+                {"CREST_DEBUG_TOKEN", "--debug-token"},
+                {"DATABASE_URL", "--db"}};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
         if (!v)

@@ -30,7 +30,7 @@ static struct crest_app *build_app(const struct crest_config *cfg, char *err)
         crest_app_free(app);
         return NULL;
     }
-    if (items_install(app, cfg->db_path, err) != 0) {
+    if (items_install(app, cfg, err) != 0) {
         crest_app_free(app);
         return NULL;
     }

@@ -151,9 +151,9 @@ static struct store *store_of(struct crest_req *req)
     return crest_req_worker_data(req);
 }
 
-static const struct store_ops *ops(void)
+static const struct store_ops *ops_of(struct crest_req *req)
 {
-    return crest_store_sqlite();
+    return store_of(req)->ops;
 }
 
 /* Ends the request with an error body; a failure to write even that closes the connection. */
@@ -241,18 +241,20 @@ static enum crest_handler_result started(struct crest_req *req, int rc)
 
 static void flush_at_turn_end(struct crest_req *req, void *ud)
 {
+    struct store *s = ud;
     (void)req;
-    ops()->flush(ud);
+    s->ops->flush(s);
 }
 
-/* A write that joined the store's group transaction is committed at the end of this event-loop
- * turn, once every request read in the same turn had its chance to join: one fsync for all of
- * them (each pending write's own request holds a timer, so none waits on another's). */
-static enum crest_handler_result written(struct crest_req *req, int rc)
+/* A call that joined the store's group is sent (PostgreSQL) or committed (SQLite) at the end of
+ * this event-loop turn, once every request read in the same turn had its chance to join: one
+ * fsync, one write to the database's socket, for all of them (each pending call's own request
+ * holds a timer, so none waits on another's). */
+static enum crest_handler_result grouped(struct crest_req *req, int rc)
 {
     struct store *s = store_of(req);
-    if (rc == 0 && ops()->pending(s) && crest_req_timer(req, 0, flush_at_turn_end, s) != 0)
-        ops()->flush(s); /* no timer: commit now rather than leave the write waiting */
+    if (rc == 0 && s->ops->pending(s) && crest_req_timer(req, 0, flush_at_turn_end, s) != 0)
+        s->ops->flush(s); /* no timer: flush now rather than leave the call waiting */
     return started(req, rc);
 }
 
@@ -266,23 +268,23 @@ static enum crest_handler_result create_item(struct crest_req *req, void *ud)
     (void)ud;
     if (item_from_json(req, crest_req_json(req), &item, &present) != 0)
         return started(req, -ENOMEM);
-    return written(req, ops()->create(store_of(req), &item, &out, on_created, req));
+    return grouped(req, ops_of(req)->create(store_of(req), &item, &out, on_created, req));
 }
 
 static enum crest_handler_result list_items(struct crest_req *req, void *ud)
 {
     struct store_alloc out = {req_alloc, req};
     (void)ud;
-    return started(req, ops()->list(store_of(req), crest_param_int(req, "offset"),
-                                    crest_param_int(req, "limit"), &out, on_page, req));
+    return grouped(req, ops_of(req)->list(store_of(req), crest_param_int(req, "offset"),
+                                          crest_param_int(req, "limit"), &out, on_page, req));
 }
 
 static enum crest_handler_result read_item(struct crest_req *req, void *ud)
 {
     struct store_alloc out = {req_alloc, req};
     (void)ud;
-    return started(req,
-                   ops()->get(store_of(req), crest_param_int(req, "item_id"), &out, on_found, req));
+    return grouped(
+        req, ops_of(req)->get(store_of(req), crest_param_int(req, "item_id"), &out, on_found, req));
 }
 
 static enum crest_handler_result replace_item(struct crest_req *req, void *ud)
@@ -293,7 +295,7 @@ static enum crest_handler_result replace_item(struct crest_req *req, void *ud)
     (void)ud;
     if (item_from_json(req, crest_req_json(req), &item, &present) != 0)
         return started(req, -ENOMEM);
-    return written(req, ops()->replace(store_of(req), &item, &out, on_found, req));
+    return grouped(req, ops_of(req)->replace(store_of(req), &item, &out, on_found, req));
 }
 
 static enum crest_handler_result patch_item(struct crest_req *req, void *ud)
@@ -304,37 +306,53 @@ static enum crest_handler_result patch_item(struct crest_req *req, void *ud)
     (void)ud;
     if (item_from_json(req, crest_req_json(req), &item, &present) != 0)
         return started(req, -ENOMEM);
-    return written(req, ops()->patch(store_of(req), &item, present, &out, on_found, req));
+    return grouped(req, ops_of(req)->patch(store_of(req), &item, present, &out, on_found, req));
 }
 
 static enum crest_handler_result delete_item(struct crest_req *req, void *ud)
 {
     (void)ud;
-    return written(req,
-                   ops()->remove(store_of(req), crest_param_int(req, "item_id"), on_removed, req));
+    return grouped(
+        req, ops_of(req)->remove(store_of(req), crest_param_int(req, "item_id"), on_removed, req));
 }
 
 /* ---- per-worker stores ---- */
 
-static int worker_start(void *ud, unsigned worker, void **data, char err[CREST_ERR_LEN])
+static int worker_start(void *ud, unsigned worker, struct crest_loop *loop, void **data,
+                        char err[CREST_ERR_LEN])
 {
-    const char *db_path = ud;
-    (void)worker;
-    int rc = ops()->open(db_path, (struct store **)data, err);
-    if (rc == 0)
-        ops()->set_group_commit(*data, true);
+    const struct crest_config *cfg = ud;
+    const struct store_config store_cfg = {.url = cfg->db_path,
+                                           .loop = loop,
+                                           .worker = worker,
+                                           .pool = cfg->db_pool,
+                                           .timeout_ms = cfg->db_timeout_ms,
+                                           .no_pipeline = cfg->db_no_pipeline};
+    struct store *s;
+    int rc = crest_store_for_url(cfg->db_path)->open(&store_cfg, &s, err);
+    if (rc == 0) {
+        s->ops->set_group_commit(s, true);
+        *data = s;
+    }
     return rc;
 }
 
 static void worker_stop(void *ud, unsigned worker, void *data)
 {
+    struct store *s = data;
     (void)ud;
     (void)worker;
-    if (data)
-        ops()->close(data);
+    if (s)
+        s->ops->close(s);
 }
 
-int items_install(struct crest_app *app, const char *db_path, char err[CREST_ERR_LEN])
+static const char *store_health(void *worker_data)
+{
+    const struct store *s = worker_data;
+    return s && !s->ops->up(s) ? "store" : NULL;
+}
+
+int items_install(struct crest_app *app, const struct crest_config *cfg, char err[CREST_ERR_LEN])
 {
     static const struct crest_route routes[] = {
         {.method = "POST",
@@ -386,6 +404,7 @@ int items_install(struct crest_app *app, const char *db_path, char err[CREST_ERR
         if (rc)
             return rc;
     }
-    crest_app_on_worker(app, worker_start, worker_stop, (void *)db_path);
+    crest_app_on_worker(app, worker_start, worker_stop, (void *)cfg);
+    crest_app_on_health(app, store_health);
     return 0;
 }

@@ -22,6 +22,7 @@
     X(MEM_TIMER, "timer")     \
     X(MEM_LOOP, "loop")       \
     X(MEM_SQLITE, "sqlite")   \
+    X(MEM_DB, "db")           \
     X(MEM_METRICS, "metrics") \
     X(MEM_LOG, "log")         \
     X(MEM_TEST, "test")

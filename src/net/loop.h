@@ -43,6 +43,18 @@ struct net_loop {
     uint32_t cap_timers;
 };
 
+/* crest.h's opaque struct crest_loop is a struct net_loop: what a worker start hook receives and
+ * hands back to the libcrest parts (the PostgreSQL store) that register fds and timers in it. */
+struct crest_loop;
+static inline struct crest_loop *net_loop_public(struct net_loop *l)
+{
+    return (struct crest_loop *)l;
+}
+static inline struct net_loop *net_loop_of(struct crest_loop *l)
+{
+    return (struct net_loop *)l;
+}
+
 int net_loop_init(struct net_loop *l);
 void net_loop_fini(struct net_loop *l);
 void net_loop_update_time(struct net_loop *l);

@@ -93,20 +93,25 @@ static void *worker_thread(void *arg)
     return NULL;
 }
 
-static int start_workers(struct net_worker *ws, unsigned n, const struct net_config *cfg,
-                         const struct net_conn_ops *ops, void *ctx,
-                         const struct sockaddr_storage *addr, socklen_t addr_len, void **app_data,
-                         char *err, unsigned *started)
+static int init_workers(struct net_worker *ws, unsigned n, const struct net_config *cfg,
+                        const struct net_conn_ops *ops, void *ctx, char *err, unsigned *inited)
 {
-    int rc;
     for (unsigned i = 0; i < n; i++) {
-        rc = net_worker_init(&ws[i], i, cfg, ops, ctx);
+        int rc = net_worker_init(&ws[i], i, cfg, ops, ctx);
         if (rc) {
             snprintf(err, 256, "cannot create event loop: %s", strerror(-rc));
             return rc;
         }
-        *started = i + 1;
-        ws[i].app_data = app_data ? app_data[i] : NULL;
+        *inited = i + 1;
+    }
+    return 0;
+}
+
+static int start_workers(struct net_worker *ws, unsigned n, const struct net_config *cfg,
+                         const struct sockaddr_storage *addr, socklen_t addr_len, char *err)
+{
+    int rc;
+    for (unsigned i = 0; i < n; i++) {
         int fd = open_listener(addr, addr_len, cfg->backlog, true, err);
         if (fd < 0)
             return fd;
@@ -137,14 +142,37 @@ static void wait_for_stop_signal(const sigset_t *set)
         ;
 }
 
+/* Serves with every worker's loop prepared: listeners, threads, the wait for a stop signal. */
+static int serve(struct net_worker *ws, unsigned n, const struct net_config *cfg,
+                 const struct net_server_hooks *hooks, const struct sockaddr_storage *addr,
+                 socklen_t addr_len, char *err)
+{
+    sigset_t stop_set, old_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set); /* workers inherit the mask */
+    int rc = start_workers(ws, n, cfg, addr, addr_len, err);
+    if (rc == 0) {
+        if (hooks && hooks->listening)
+            hooks->listening(hooks->ud, cfg);
+        wait_for_stop_signal(&stop_set);
+        for (unsigned i = 0; i < n; i++)
+            net_worker_wake(&ws[i]);
+        for (unsigned i = 0; i < n; i++)
+            pthread_join(ws[i].thread, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    return rc;
+}
+
 int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops, void *ctx,
-                   void **app_data, net_listening_fn on_listening, void *ud, char *err)
+                   const struct net_server_hooks *hooks, char *err)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     struct net_worker *ws;
-    sigset_t stop_set, old_set;
-    unsigned n = cfg->workers, started = 0;
+    unsigned n = cfg->workers, inited = 0;
     int rc, probe;
 
     if (n == 0 || n > NET_MAX_WORKERS) {
@@ -171,23 +199,16 @@ int net_server_run(const struct net_config *cfg, const struct net_conn_ops *ops,
     }
     obs_set_workers(n);
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&stop_set);
-    sigaddset(&stop_set, SIGINT);
-    sigaddset(&stop_set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set); /* workers inherit the mask */
-    rc = start_workers(ws, n, cfg, ops, ctx, &addr, addr_len, app_data, err, &started);
+    rc = init_workers(ws, n, cfg, ops, ctx, err, &inited);
+    if (rc == 0 && hooks && hooks->prepare)
+        rc = hooks->prepare(hooks->ud, ws, n, err);
     if (rc == 0) {
-        if (on_listening)
-            on_listening(ud, cfg);
-        wait_for_stop_signal(&stop_set);
-        for (unsigned i = 0; i < n; i++)
-            net_worker_wake(&ws[i]);
-        for (unsigned i = 0; i < n; i++)
-            pthread_join(ws[i].thread, NULL);
+        rc = serve(ws, n, cfg, hooks, &addr, addr_len, err);
+        if (hooks && hooks->finish)
+            hooks->finish(hooks->ud, ws, n);
     }
-    for (unsigned i = 0; i < started; i++)
+    for (unsigned i = 0; i < inited; i++)
         net_worker_fini(&ws[i]);
-    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     mem_free(MEM_LOOP, ws, n * sizeof(*ws));
 fini_table:
     net_conn_table_fini();

@@ -85,6 +85,16 @@ static struct obs_http_hist *hist_entry(struct obs_worker *w, uint32_t key)
     return NULL;
 }
 
+/* The bucket a duration falls in; OBS_BUCKETS when above the last bound (+Inf only). */
+static int bucket_of(uint64_t duration_us)
+{
+    int b = 0;
+    double seconds = (double)duration_us / 1e6;
+    while (b < OBS_BUCKETS && seconds > obs_bucket_bounds[b])
+        b++;
+    return b;
+}
+
 void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsigned status,
                      uint64_t duration_us)
 {
@@ -95,14 +105,33 @@ void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsi
         counter_add_u(&c->count, 1);
     if (!h)
         return;
-    int b = 0;
-    double seconds = (double)duration_us / 1e6;
-    while (b < OBS_BUCKETS && seconds > obs_bucket_bounds[b])
-        b++;
+    int b = bucket_of(duration_us);
     if (b < OBS_BUCKETS)
         counter_add_u(&h->buckets[b], 1);
     counter_add_u(&h->count, 1);
     counter_add_u(&h->sum_us, duration_us);
+}
+
+void obs_db_move(struct obs_worker *w, int from, int to)
+{
+    if (from >= 0)
+        counter_add(&w->db.conns[from], -1);
+    if (to >= 0)
+        counter_add(&w->db.conns[to], 1);
+}
+
+void obs_db_error(struct obs_worker *w, enum obs_db_error kind)
+{
+    counter_add_u(&w->db.errors[kind], 1);
+}
+
+void obs_db_query(struct obs_worker *w, uint64_t duration_us)
+{
+    int b = bucket_of(duration_us);
+    if (b < OBS_BUCKETS)
+        counter_add_u(&w->db.buckets[b], 1);
+    counter_add_u(&w->db.count, 1);
+    counter_add_u(&w->db.sum_us, duration_us);
 }
 
 int64_t obs_conns(enum obs_conn_state state)
@@ -127,4 +156,38 @@ uint64_t obs_shed_total(void)
     for (unsigned i = 0, used = obs_workers(); i < used; i++)
         n += atomic_load_explicit(&slots[i].shed, memory_order_relaxed);
     return n;
+}
+
+int64_t obs_db_conns(enum obs_db_state state)
+{
+    int64_t n = 0;
+    for (unsigned i = 0, used = obs_workers(); i < used; i++)
+        n += atomic_load_explicit(&slots[i].db.conns[state], memory_order_relaxed);
+    return n;
+}
+
+uint64_t obs_db_errors(enum obs_db_error kind)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0, used = obs_workers(); i < used; i++)
+        n += atomic_load_explicit(&slots[i].db.errors[kind], memory_order_relaxed);
+    return n;
+}
+
+bool obs_db_durations(uint64_t buckets[OBS_BUCKETS], uint64_t *count, uint64_t *sum_us)
+{
+    int64_t conns = 0;
+    for (int s = 0; s < OBS_DB_STATES; s++)
+        conns += obs_db_conns((enum obs_db_state)s);
+    *count = *sum_us = 0;
+    for (int b = 0; b < OBS_BUCKETS; b++)
+        buckets[b] = 0;
+    for (unsigned i = 0, used = obs_workers(); i < used; i++) {
+        const struct obs_db *d = &slots[i].db;
+        for (int b = 0; b < OBS_BUCKETS; b++)
+            buckets[b] += atomic_load_explicit(&d->buckets[b], memory_order_relaxed);
+        *count += atomic_load_explicit(&d->count, memory_order_relaxed);
+        *sum_us += atomic_load_explicit(&d->sum_us, memory_order_relaxed);
+    }
+    return conns > 0;
 }

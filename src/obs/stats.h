@@ -26,7 +26,33 @@ enum obs_conn_state {
     OBS_CONN_STATES,
 };
 
+/* Database connections (a worker's PostgreSQL pool), by state. */
+enum obs_db_state {
+    OBS_DB_CONNECTING, /* connecting, or creating the schema and preparing statements */
+    OBS_DB_IDLE,       /* ready, no query in flight */
+    OBS_DB_BUSY,       /* ready, queries in flight */
+    OBS_DB_DOWN,       /* waiting to reconnect */
+    OBS_DB_STATES,
+};
+
+/* Why a database call failed. */
+enum obs_db_error {
+    OBS_DB_ERR_CONNECT, /* a connection attempt failed */
+    OBS_DB_ERR_LOST,    /* an open connection broke */
+    OBS_DB_ERR_TIMEOUT, /* a query ran past --db-timeout and was cancelled */
+    OBS_DB_ERR_QUERY,   /* the server answered a query with an error */
+    OBS_DB_ERRORS,
+};
+
 extern const double obs_bucket_bounds[OBS_BUCKETS];
+
+struct obs_db {
+    _Atomic int64_t conns[OBS_DB_STATES];
+    _Atomic uint64_t errors[OBS_DB_ERRORS];
+    _Atomic uint64_t buckets[OBS_BUCKETS]; /* query durations, non-cumulative */
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+};
 
 struct obs_http_count {
     _Atomic uint32_t key; /* route << 16 | method << 10 | status; 0 = free */
@@ -46,6 +72,7 @@ struct obs_worker {
     _Atomic uint64_t shed;
     struct obs_http_count counts[OBS_HTTP_KEYS];
     struct obs_http_hist hists[OBS_HIST_KEYS];
+    struct obs_db db;
 } __attribute__((aligned(64)));
 
 /* The slot of worker `id` (the in-process test client runs as worker 0). */
@@ -62,9 +89,17 @@ void obs_shed(struct obs_worker *w);
 void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsigned status,
                      uint64_t duration_us);
 
+void obs_db_move(struct obs_worker *w, int from, int to); /* enum obs_db_state, -1: none */
+void obs_db_error(struct obs_worker *w, enum obs_db_error kind);
+void obs_db_query(struct obs_worker *w, uint64_t duration_us);
+
 /* Reader side: totals over all slots. */
 int64_t obs_conns(enum obs_conn_state state);
 int64_t obs_in_flight_total(void);
 uint64_t obs_shed_total(void);
+int64_t obs_db_conns(enum obs_db_state state);
+uint64_t obs_db_errors(enum obs_db_error kind);
+/* The query duration histogram summed over workers; false when no worker has a database pool. */
+bool obs_db_durations(uint64_t buckets[OBS_BUCKETS], uint64_t *count, uint64_t *sum_us);
 
 #endif

@@ -5,7 +5,7 @@
  * since (one fsync for a whole event-loop turn of requests, with synchronous=FULL kept). Several
  * workers, or processes, share the file through WAL and SQLite's locks: readers never wait for the
  * writer, writers queue on busy_timeout. The allocator routing is sqlite_mem.c's, the tags column
- * codec sqlite_tags.c's. */
+ * codec tags.c's. */
 #include "store/sqlite_int.h"
 
 #include "mem/mem.h"
@@ -96,7 +96,8 @@ struct pending {
     struct store_item *item; /* NULL for a delete */
 };
 
-struct store {
+struct sqlite_store {
+    struct store base; /* first: the ops table */
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     bool group;              /* group commit on: writes wait for store_flush */
@@ -105,9 +106,14 @@ struct store {
     uint32_t n_pending, cap_pending;
 };
 
-sqlite3 *store_sqlite_db(struct store *s)
+static struct sqlite_store *sqlite_of(struct store *store)
 {
-    return s->db;
+    return (struct sqlite_store *)store;
+}
+
+sqlite3 *store_sqlite_db(struct store *store)
+{
+    return sqlite_of(store)->db;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -144,7 +150,7 @@ __attribute__((format(printf, 2, 3))) static void log_once(int kind, const char 
     va_end(ap);
 }
 
-static int fail(struct store *s, enum stmt id, int rc)
+static int fail(struct sqlite_store *s, enum stmt id, int rc)
 {
     log_once(rc, "crest: sqlite: %s: %s (code %d); further errors of this kind not logged\n",
              stmt_names[id], sqlite3_errmsg(s->db), rc);
@@ -165,7 +171,7 @@ static int corrupt_row(int64_t id)
  * Running statements */
 
 /* Forgets the bindings too: they may point into the caller's memory, gone after the call. */
-static void reset(struct store *s, enum stmt id)
+static void reset(struct sqlite_store *s, enum stmt id)
 {
     int rc = sqlite3_reset(s->st[id]);
     (void)rc; /* repeats the error of the last step, already handled */
@@ -173,7 +179,7 @@ static void reset(struct store *s, enum stmt id)
 }
 
 /* Runs a statement that returns no rows. 0, or a negative errno. */
-static int run(struct store *s, enum stmt id)
+static int run(struct sqlite_store *s, enum stmt id)
 {
     int rc = sqlite3_step(s->st[id]);
     int status = rc == SQLITE_DONE ? 0 : fail(s, id, rc);
@@ -183,7 +189,7 @@ static int run(struct store *s, enum stmt id)
 
 /* Ends the transaction: COMMIT when status is 0, else (or when COMMIT fails) ROLLBACK. Some
  * errors (SQLITE_FULL, IOERR, NOMEM) roll back by themselves: then there is nothing left to end. */
-static int end_transaction(struct store *s, int status)
+static int end_transaction(struct sqlite_store *s, int status)
 {
     if (status == 0 && (status = run(s, ST_COMMIT)) == 0)
         return 0;
@@ -204,8 +210,8 @@ static int bind_str(sqlite3_stmt *st, int param, struct crest_str v)
 
 /* Binds the fields of `in` named in `fields`, NULL for the others; *tags holds the encoded tags
  * until the statement ran (the caller frees it). */
-static int bind_item(struct store *s, enum stmt id, const struct store_item *in, unsigned fields,
-                     struct crest_json **tags)
+static int bind_item(struct sqlite_store *s, enum stmt id, const struct store_item *in,
+                     unsigned fields, struct crest_json **tags)
 {
     sqlite3_stmt *st = s->st[id];
     struct crest_str none = {NULL, 0};
@@ -222,7 +228,7 @@ static int bind_item(struct store *s, enum stmt id, const struct store_item *in,
         return fail(s, id, rc);
     if (!(fields & STORE_TAGS))
         return 0;
-    status = store_sqlite_tags_encode(in->tags, in->n_tags, tags);
+    status = store_tags_encode(in->tags, in->n_tags, tags);
     if (status)
         return status;
     rc = bind_str(st, P_TAGS, crest_json_text(*tags));
@@ -274,13 +280,13 @@ static int copy_row(sqlite3_stmt *st, const struct store_alloc *out, struct stor
     tags.len = (size_t)sqlite3_column_bytes(st, COL_TAGS);
     if (!tags.ptr)
         return -ENOMEM;
-    status = store_sqlite_tags_decode(tags.ptr, tags.len, out, &item->tags, &item->n_tags);
+    status = store_tags_decode(tags.ptr, tags.len, out, &item->tags, &item->n_tags);
     return status == -EIO ? corrupt_row(item->id) : status;
 }
 
 /* Steps a statement that yields at most one item (SELECT by id, INSERT or UPDATE ... RETURNING)
  * to its end, copying the item out, and resets it. -ENOENT when it yields none. */
-static int step_item(struct store *s, enum stmt id, const struct store_alloc *out,
+static int step_item(struct sqlite_store *s, enum stmt id, const struct store_alloc *out,
                      struct store_item **item)
 {
     sqlite3_stmt *st = s->st[id];
@@ -307,7 +313,7 @@ static int step_item(struct store *s, enum stmt id, const struct store_alloc *ou
 /* Group commit: with group on, writes run inside one open transaction and are acknowledged only
  * when store_flush commits it, so one fsync covers every write of an event-loop turn (the items
  * service flushes at the end of the turn). A write is never acknowledged before its COMMIT. */
-static int txn_begin(struct store *s)
+static int txn_begin(struct sqlite_store *s)
 {
     if (s->in_txn)
         return 0;
@@ -317,7 +323,7 @@ static int txn_begin(struct store *s)
 }
 
 /* Ends the open transaction and answers every write waiting on it: COMMIT's status for all. */
-static void txn_finish(struct store *s, int status)
+static void txn_finish(struct sqlite_store *s, int status)
 {
     if (!s->in_txn)
         return;
@@ -331,7 +337,7 @@ static void txn_finish(struct store *s, int status)
     }
 }
 
-static int push_pending(struct store *s, store_done_fn cb, void *ud, struct store_item *item)
+static int push_pending(struct sqlite_store *s, store_done_fn cb, void *ud, struct store_item *item)
 {
     if (s->n_pending == s->cap_pending) {
         uint32_t cap = s->cap_pending ? s->cap_pending * 2 : 16;
@@ -349,7 +355,7 @@ static int push_pending(struct store *s, store_done_fn cb, void *ud, struct stor
 /* The end of a write whose statement ran with the given status. Without group commit: COMMIT
  * now and answer. With it: a write that changed nothing (-ENOENT) is answered at once; an error
  * rolls the whole group back, answering everyone; success waits for the flush. */
-static void write_done(struct store *s, int status, store_done_fn cb, void *ud,
+static void write_done(struct sqlite_store *s, int status, store_done_fn cb, void *ud,
                        struct store_item *item)
 {
     if (!s->group) {
@@ -389,7 +395,8 @@ static int page_grow(struct page *pg, const struct store_alloc *out, int64_t lim
     return 0;
 }
 
-static int step_page(struct store *s, const struct store_alloc *out, int64_t limit, struct page *pg)
+static int step_page(struct sqlite_store *s, const struct store_alloc *out, int64_t limit,
+                     struct page *pg)
 {
     sqlite3_stmt *st = s->st[ST_LIST];
     int status = 0;
@@ -410,7 +417,7 @@ static int step_page(struct store *s, const struct store_alloc *out, int64_t lim
 /* ------------------------------------------------------------------------------------------------
  * The operations */
 
-static bool args_ok(struct store *s, const struct store_alloc *out, store_done_fn cb)
+static bool args_ok(struct sqlite_store *s, const struct store_alloc *out, store_done_fn cb)
 {
     return s && out && out->alloc && cb;
 }
@@ -430,9 +437,10 @@ static bool item_ok(const struct store_item *in, unsigned fields)
     return !(fields & STORE_TAGS) || in->n_tags == 0 || in->tags;
 }
 
-static int sqlite_create(struct store *s, const struct store_item *in,
+static int sqlite_create(struct store *store, const struct store_item *in,
                          const struct store_alloc *out, store_done_fn cb, void *ud)
 {
+    struct sqlite_store *s = sqlite_of(store);
     struct crest_json *tags = NULL;
     struct store_item *item = NULL;
     int status;
@@ -451,9 +459,10 @@ static int sqlite_create(struct store *s, const struct store_item *in,
     return 0;
 }
 
-static int sqlite_patch(struct store *s, const struct store_item *in, unsigned fields,
+static int sqlite_patch(struct store *store, const struct store_item *in, unsigned fields,
                         const struct store_alloc *out, store_done_fn cb, void *ud)
 {
+    struct sqlite_store *s = sqlite_of(store);
     sqlite3_stmt *st = s ? s->st[ST_UPDATE] : NULL;
     struct crest_json *tags = NULL;
     struct store_item *item = NULL;
@@ -476,16 +485,17 @@ static int sqlite_patch(struct store *s, const struct store_item *in, unsigned f
     return 0;
 }
 
-static int sqlite_replace(struct store *s, const struct store_item *in,
+static int sqlite_replace(struct store *store, const struct store_item *in,
                           const struct store_alloc *out, store_done_fn cb, void *ud)
 {
-    return sqlite_patch(s, in, ALL_FIELDS, out, cb, ud);
+    return sqlite_patch(store, in, ALL_FIELDS, out, cb, ud);
 }
 
 /* Reads run outside any explicit transaction: one statement is its own consistent snapshot. */
-static int sqlite_get(struct store *s, int64_t id, const struct store_alloc *out, store_done_fn cb,
-                      void *ud)
+static int sqlite_get(struct store *store, int64_t id, const struct store_alloc *out,
+                      store_done_fn cb, void *ud)
 {
+    struct sqlite_store *s = sqlite_of(store);
     struct store_item *item = NULL;
     int status;
 
@@ -498,9 +508,10 @@ static int sqlite_get(struct store *s, int64_t id, const struct store_alloc *out
     return 0;
 }
 
-static int sqlite_list(struct store *s, int64_t offset, int64_t limit,
+static int sqlite_list(struct store *store, int64_t offset, int64_t limit,
                        const struct store_alloc *out, store_done_fn cb, void *ud)
 {
+    struct sqlite_store *s = sqlite_of(store);
     sqlite3_stmt *st = s ? s->st[ST_LIST] : NULL;
     struct page pg = {0};
     int status = 0;
@@ -519,8 +530,9 @@ static int sqlite_list(struct store *s, int64_t offset, int64_t limit,
     return 0;
 }
 
-static int sqlite_remove(struct store *s, int64_t id, store_done_fn cb, void *ud)
+static int sqlite_remove(struct store *store, int64_t id, store_done_fn cb, void *ud)
 {
+    struct sqlite_store *s = sqlite_of(store);
     int status;
 
     if (!s || !cb)
@@ -540,7 +552,7 @@ static int sqlite_remove(struct store *s, int64_t id, store_done_fn cb, void *ud
 /* ------------------------------------------------------------------------------------------------
  * Opening: connect, configure, migrate, prepare. Errors name the step and SQLite's message. */
 
-static int open_error(struct store *s, char *err, const char *url, const char *step, int rc)
+static int open_error(struct sqlite_store *s, char *err, const char *url, const char *step, int rc)
 {
     /* the OS's reason, when the failure was the OS's (SQLite keeps the last errno it saw) */
     bool os = (rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR;
@@ -578,7 +590,7 @@ static int query_text(sqlite3 *db, const char *sql, char *buf, size_t cap)
  * SQLITE_BUSY at once rather than call the busy handler (two such upgraders would deadlock). So
  * workers opening a new file together retry here, for as long as busy_timeout would have waited;
  * this runs at startup only, where sleeping blocks no client. */
-static int enable_wal(struct store *s, char *mode, size_t cap)
+static int enable_wal(struct sqlite_store *s, char *mode, size_t cap)
 {
     for (int waited_ms = 0;; waited_ms += WAL_RETRY_MS) {
         int rc = query_text(s->db, "PRAGMA journal_mode=WAL", mode, cap);
@@ -597,7 +609,7 @@ static int enable_wal(struct store *s, char *mode, size_t cap)
  * FULL it is. cache_size: each worker's connection keeps its own page cache of the same file,
  * on top of the kernel's one copy; 256 KiB each (SQLite's default is 2 MiB) holds the items
  * table's hot interior pages, and the kernel serves the rest from RAM anyway. */
-static int configure(struct store *s, const char *url, char *err)
+static int configure(struct sqlite_store *s, const char *url, char *err)
 {
     char mode[16];
     int rc;
@@ -621,7 +633,7 @@ static int configure(struct store *s, const char *url, char *err)
     return rc == SQLITE_OK ? 0 : open_error(s, err, url, "configure", rc);
 }
 
-static int user_version(struct store *s, int *version)
+static int user_version(struct sqlite_store *s, int *version)
 {
     char text[16];
     int rc = query_text(s->db, "PRAGMA user_version", text, sizeof(text));
@@ -640,7 +652,7 @@ static int newer_schema(char *err, const char *url, int version)
 }
 
 /* Replays the missing migrations; the caller holds the write lock. */
-static int migrate_locked(struct store *s, const char *url, char *err)
+static int migrate_locked(struct sqlite_store *s, const char *url, char *err)
 {
     char sql[48];
     int version;
@@ -660,7 +672,7 @@ static int migrate_locked(struct store *s, const char *url, char *err)
  * opening a new file together queue on the write lock, and the first one in migrates; the
  * others then read the new version and have nothing to do. An up-to-date file takes no write
  * lock at all (so a read-only file still opens). */
-static int migrate(struct store *s, const char *url, char *err)
+static int migrate(struct sqlite_store *s, const char *url, char *err)
 {
     int version;
     int rc = user_version(s, &version);
@@ -684,7 +696,7 @@ static int migrate(struct store *s, const char *url, char *err)
     return status;
 }
 
-static int prepare(struct store *s, const char *url, char *err)
+static int prepare(struct sqlite_store *s, const char *url, char *err)
 {
     for (int i = 0; i < ST_COUNT; i++) {
         int rc =
@@ -697,18 +709,19 @@ static int prepare(struct store *s, const char *url, char *err)
 
 /* Finalizes whatever was prepared, then closes; the last connection to a WAL file checkpoints
  * it and removes the -wal and -shm files. */
-static void disconnect(struct store *s)
+static void disconnect(struct sqlite_store *s)
 {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
 }
 
-static int sqlite_open(const char *url, struct store **out, char *err)
+static int sqlite_open(const struct store_config *cfg, struct store **out, char *err)
 {
     /* no SQLITE_OPEN_URI (and URIs off process-wide, see sqlite_mem.c): a path is a path */
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    struct store *s;
+    const char *url = cfg ? cfg->url : NULL;
+    struct sqlite_store *s;
     int status;
 
     if (!url || !out)
@@ -739,12 +752,14 @@ static int sqlite_open(const char *url, struct store **out, char *err)
         mem_free(MEM_SQLITE, s, sizeof(*s));
         return status;
     }
-    *out = s;
+    s->base.ops = crest_store_sqlite();
+    *out = &s->base;
     return 0;
 }
 
-static void sqlite_close(struct store *s)
+static void sqlite_close(struct store *store)
 {
+    struct sqlite_store *s = sqlite_of(store);
     if (!s)
         return;
     txn_finish(s, 0);
@@ -753,21 +768,31 @@ static void sqlite_close(struct store *s)
     mem_free(MEM_SQLITE, s, sizeof(*s));
 }
 
-static void sqlite_set_group_commit(struct store *s, bool on)
+static void sqlite_set_group_commit(struct store *store, bool on)
 {
+    struct sqlite_store *s = sqlite_of(store);
     if (!on)
         txn_finish(s, 0);
     s->group = on;
 }
 
-static void sqlite_flush(struct store *s)
+static void sqlite_flush(struct store *store)
 {
+    struct sqlite_store *s = sqlite_of(store);
     txn_finish(s, 0);
 }
 
-static bool sqlite_pending(const struct store *s)
+static bool sqlite_pending(const struct store *store)
 {
+    const struct sqlite_store *s = (const struct sqlite_store *)store;
     return s->in_txn;
+}
+
+/* A file that opened stays reachable: failures are per statement (-EBUSY, -EIO, -ENOSPC). */
+static bool sqlite_up(const struct store *store)
+{
+    (void)store;
+    return true;
 }
 
 CREST_API const struct store_ops *crest_store_sqlite(void)
@@ -785,6 +810,7 @@ CREST_API const struct store_ops *crest_store_sqlite(void)
         .set_group_commit = sqlite_set_group_commit,
         .flush = sqlite_flush,
         .pending = sqlite_pending,
+        .up = sqlite_up,
     };
     return &ops;
 }

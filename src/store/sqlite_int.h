@@ -5,6 +5,7 @@
 
 #include "crest.h"
 #include "store/store.h"
+#include "store/tags.h"
 
 #include <sqlite3.h>
 
@@ -14,17 +15,6 @@
  * allocator can no longer be swapped: that is logged once, SQLite's memory stays unaccounted, and 0
  * is returned. */
 int store_sqlite_mem_setup(void);
-
-/* Encodes tags as a JSON array of strings with the crest_json writer. The caller frees *out with
- * crest_json_free(), also on error. 0, -ENOMEM. */
-int store_sqlite_tags_encode(const struct crest_str *tags, uint32_t n_tags,
-                             struct crest_json **out);
-
-/* Decodes text, a JSON array of strings as store_sqlite_tags_encode writes it, into memory from
- * `out`: *tags (NULL when empty) and the bytes they point to (each string NUL-terminated).
- * 0, -ENOMEM, -EIO (not such an array: the stored row is corrupt). */
-int store_sqlite_tags_decode(const char *text, size_t len, const struct store_alloc *out,
-                             struct crest_str **tags, uint32_t *n_tags);
 
 /* The connection of a store, for tests that need to reach under the interface (e.g. to set
  * PRAGMA query_only and see writes fail as on a read-only file). */

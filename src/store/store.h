@@ -1,11 +1,13 @@
 /* store/store.h: the items store interface, one open store per worker. Narrow on purpose: the
- * items service needs create, read, list, replace, patch and delete, and a PostgreSQL backend must
- * be able to offer the same asynchronously. Every call completes through its callback; a backend
- * may call it before returning (SQLite does) or later from the worker's event loop (PostgreSQL
- * will). A call that returns an error never calls the callback (libuv's rule). The store never
- * sees a request: results are copied into memory from the caller's allocator (struct store_alloc).
- * The store lives in libcrest, so its allocations are accounted (SQLite's under the sqlite tag);
- * its one exported symbol is the ops table getter. */
+ * items service needs create, read, list, replace, patch and delete, which SQLite offers
+ * synchronously and PostgreSQL asynchronously. Every call completes through its callback; a
+ * backend may call it before returning (SQLite does) or later from the worker's event loop
+ * (PostgreSQL does). A call that returns an error never calls the callback (libuv's rule). The
+ * store never sees a request: results are copied into memory from the caller's allocator (struct
+ * store_alloc). Every store begins with its ops table (SQLite's sqlite3_file pattern), so a caller
+ * holds one pointer whatever the backend. The stores live in libcrest, so their allocations are
+ * accounted (SQLite's under the sqlite tag, the PostgreSQL store's under db); the exported symbols
+ * are the backend chooser and the ops table getters. */
 #ifndef CREST_STORE_H
 #define CREST_STORE_H
 
@@ -47,7 +49,22 @@ enum store_field {
  * caller's allocator. */
 typedef void (*store_done_fn)(void *ud, int status, const struct store_item *items, size_t n);
 
-struct store;
+/* What a worker opens a store with. */
+struct store_config {
+    const char *url; /* a SQLite path (or ":memory:"), or postgresql://… / postgres://… */
+    struct crest_loop *loop; /* the worker's event loop (NULL in the test client: SQLite only) */
+    unsigned worker;         /* the worker's index, for its metrics slot */
+    unsigned pool;           /* PostgreSQL: connections per worker (0: 2) */
+    uint32_t timeout_ms;     /* PostgreSQL: a query answered -ETIMEDOUT after this (0: 5000) */
+    bool no_pipeline;        /* PostgreSQL: one query at a time per connection */
+};
+
+struct store_ops;
+
+/* The head of every backend's store. */
+struct store {
+    const struct store_ops *ops;
+};
 
 /* Every operation returns 0 once it has started (its callback then runs exactly once), or
  * -EINVAL for arguments no backend could use: NULL store, allocator or callback; among the
@@ -55,9 +72,11 @@ struct store;
  * enum store_field; a negative offset or limit. Strings in results are NUL-terminated copies;
  * remove answers with n = 0. */
 struct store_ops {
-    const char *name; /* "sqlite" */
-    /* Opens the store at url (a file path, ":memory:"); creates and migrates the schema. */
-    int (*open)(const char *url, struct store **out, char *err);
+    const char *name; /* "sqlite", "postgresql" */
+    /* Opens the store at cfg->url; creates and migrates the schema. SQLite does it before
+     * returning; PostgreSQL connects in the background (a store that cannot reach its server
+     * opens anyway, is down, and answers -EIO until a connection comes up). */
+    int (*open)(const struct store_config *cfg, struct store **out, char *err);
     void (*close)(struct store *s);
     /* Writes complete only after their transaction committed. */
     int (*create)(struct store *s, const struct store_item *in, const struct store_alloc *out,
@@ -80,9 +99,18 @@ struct store_ops {
     void (*set_group_commit)(struct store *s, bool on);
     void (*flush)(struct store *s);
     bool (*pending)(const struct store *s);
+    /* Whether the store can serve now (false: its database is unreachable). */
+    bool (*up)(const struct store *s);
 };
 
 /* The SQLite backend. */
 CREST_API const struct store_ops *crest_store_sqlite(void);
+/* The PostgreSQL backend (libpq in pipeline mode, its sockets in the worker's event loop). */
+CREST_API const struct store_ops *crest_store_postgresql(void);
+/* The backend a URL names: postgresql:// and postgres:// are PostgreSQL, anything else a SQLite
+ * path. */
+CREST_API const struct store_ops *crest_store_for_url(const char *url);
+/* url with its password replaced by "***" (for logs and errors), NUL-terminated in buf. */
+CREST_API void crest_store_redact_url(const char *url, char *buf, size_t cap);
 
 #endif

@@ -42,6 +42,12 @@ static const struct store_ops *ops(void)
     return crest_store_sqlite();
 }
 
+static int open_at(const char *url, struct store **out, char *err)
+{
+    struct store_config cfg = {.url = url};
+    return ops()->open(&cfg, out, err);
+}
+
 /* ---- the caller's allocator: a bump arena that can be told to fail ---- */
 
 struct bump {
@@ -202,7 +208,7 @@ static struct store *open_store(const char *url)
 {
     char err[CREST_ERR_LEN] = "";
     struct store *s = NULL;
-    int rc = ops()->open(url, &s, err);
+    int rc = open_at(url, &s, err);
     if (rc)
         fail_msg("open %s: %d %s", url, rc, err);
     return s;
@@ -623,7 +629,7 @@ static void test_newer_schema_version_refuses_to_open(void **state)
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
-    assert_int_equal(ops()->open(t.db, &s, err), -EPROTO);
+    assert_int_equal(open_at(t.db, &s, err), -EPROTO);
     assert_null(s);
     assert_non_null(strstr(err, "schema version 99"));
     tmp_remove(&t);
@@ -673,7 +679,7 @@ static void *write_many(void *arg)
     char err[CREST_ERR_LEN];
 
     mem_thread_slot(w->slot);
-    if (!b.buf || ops()->open(w->path, &s, err) != 0) {
+    if (!b.buf || open_at(w->path, &s, err) != 0) {
         w->failures = -1;
         free(b.buf);
         return NULL;
@@ -733,7 +739,7 @@ static void *open_close(void *arg)
     struct store *s = NULL;
 
     mem_thread_slot(o->slot);
-    o->rc = ops()->open(o->path, &s, o->err);
+    o->rc = open_at(o->path, &s, o->err);
     if (o->rc == 0)
         ops()->close(s);
     return NULL;
@@ -861,7 +867,7 @@ static void test_garbage_file_fails_to_open_with_a_reason(void **state)
     for (size_t i = 0; i < sizeof(garbage); i++)
         garbage[i] = (char)(i * 7 + 3);
     write_file(t.db, garbage, sizeof(garbage), 0);
-    assert_int_equal(ops()->open(t.db, &s, err), -EIO);
+    assert_int_equal(open_at(t.db, &s, err), -EIO);
     assert_null(s);
     assert_non_null(strstr(err, t.db));
     assert_non_null(strstr(err, "not a database"));
@@ -943,7 +949,7 @@ static void test_invalid_arguments_fail_without_callback(void **state)
     assert_int_equal(ops()->list(s, 0, -1, &out, never_called, NULL), -EINVAL);
     assert_int_equal(ops()->get(s, 1, NULL, never_called, NULL), -EINVAL);
     assert_int_equal(ops()->remove(NULL, 1, never_called, NULL), -EINVAL);
-    assert_int_equal(ops()->open(NULL, &s, NULL), -EINVAL);
+    assert_int_equal(open_at(NULL, &s, NULL), -EINVAL);
     /* a patch of fields not flagged may leave them invalid: they are not read */
     struct store_item price_only = {.id = 1, .price = 2};
     assert_int_equal(create_ok(s, &b, &ok), 1);
@@ -1020,12 +1026,12 @@ static void test_tags_decoder_reads_json_arrays_of_strings(void **state)
     const char *text = " [ \"a\\u00e9\" , \"\\ud83d\\ude00\", \"\\/\\b\\f\"\n] ";
     (void)state;
 
-    assert_int_equal(store_sqlite_tags_decode(text, strlen(text), &out, &tags, &n), 0);
+    assert_int_equal(store_tags_decode(text, strlen(text), &out, &tags, &n), 0);
     assert_int_equal(n, 3);
     assert_str_eq(tags[0], STR("a\xc3\xa9"));
     assert_str_eq(tags[1], STR("\xf0\x9f\x98\x80"));
     assert_str_eq(tags[2], STR("/\b\f"));
-    assert_int_equal(store_sqlite_tags_decode("[]", 2, &out, &tags, &n), 0);
+    assert_int_equal(store_tags_decode("[]", 2, &out, &tags, &n), 0);
     assert_int_equal(n, 0);
     assert_null(tags);
     free(b.buf);
@@ -1060,7 +1066,7 @@ static void test_tags_decoder_rejects_what_was_never_written(void **state)
     (void)state;
 
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-        int rc = store_sqlite_tags_decode(bad[i], strlen(bad[i]), &out, &tags, &n);
+        int rc = store_tags_decode(bad[i], strlen(bad[i]), &out, &tags, &n);
         if (rc != -EIO)
             fail_msg("accepted %s", bad[i]);
     }

@@ -1,14 +1,14 @@
-/* store/sqlite_tags.c: an item's tags as one TEXT column, a JSON array of strings. The crest_json
+/* store/tags.c: an item's tags as one text column, a JSON array of strings. The crest_json
  * writer encodes them (so what is stored is always valid UTF-8 and valid JSON, readable by any
  * tool); a reader of exactly that shape decodes them straight into the caller's memory. The full
  * JSON parser lives in app/, above the store, and would build a tree we only copy out of; this
  * reader knows arrays of strings only, which is all the column ever holds. */
-#include "store/sqlite_int.h"
+#include "store/tags.h"
 
 #include <errno.h>
 #include <string.h>
 
-int store_sqlite_tags_encode(const struct crest_str *tags, uint32_t n_tags, struct crest_json **out)
+int store_tags_encode(const struct crest_str *tags, uint32_t n_tags, struct crest_json **out)
 {
     struct crest_json *j = crest_json_new();
 
@@ -207,8 +207,8 @@ static int scan_array(struct scan *s, struct crest_str *tags, uint32_t *n_tags, 
     return s->pos == s->len ? 0 : -1;
 }
 
-int store_sqlite_tags_decode(const char *text, size_t len, const struct store_alloc *out,
-                             struct crest_str **tags, uint32_t *n_tags)
+int store_tags_decode(const char *text, size_t len, const struct store_alloc *out,
+                      struct crest_str **tags, uint32_t *n_tags)
 {
     struct scan s = {.text = text, .len = len};
     size_t n_bytes;

@@ -1,0 +1,75 @@
+#!/bin/sh
+# Builds a static libpq (with the libpgcommon and libpgport it needs) from Debian's postgresql-15
+# source package into $1 (default build/deps/libpq): include/ and lib/.
+#
+# Why not Debian's own libpq.a: it is built with GSSAPI and LDAP, whose static libraries Debian
+# does not ship (krb5 has none; libldap.a needs GnuTLS and SASL plugins as static archives), and
+# the shared libpq maps OpenSSL, Kerberos, LDAP and GnuTLS: 5.7 MB of RSS before the first query,
+# twice crest's whole budget. Built from the same Debian source without GSSAPI and LDAP, libpq
+# links into the static crest binary with OpenSSL (TLS and SCRAM) and costs only what it touches.
+# The source comes through apt (deb-src, in a private apt state under $1.work, so the machine's
+# apt configuration is not changed); apt checks it against Debian's signed index.
+set -eu
+out=${1:-build/deps/libpq}
+[ -f "$out/lib/libpq.a" ] && exit 0
+mkdir -p "$(dirname "$out")"
+work="$out.work"
+exec 9>"$out.lock"
+flock 9 # parallel configures (several build dirs) build it once
+[ -f "$out/lib/libpq.a" ] && exit 0
+rm -rf "$work" && mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
+work=$(cd "$work" && pwd)
+cat >"$work/apt/sources.list" <<EOF
+deb-src http://deb.debian.org/debian bookworm main
+deb-src http://deb.debian.org/debian-security bookworm-security main
+deb-src http://deb.debian.org/debian bookworm-updates main
+EOF
+apt_opts="-o Dir::Etc::SourceList=$work/apt/sources.list -o Dir::Etc::SourceParts=/nonexistent
+ -o Dir::State::Lists=$work/apt/lists -o Dir::Cache=$work/apt/cache -o Debug::NoLocking=1"
+echo "libpq: fetching Debian's postgresql-15 source"
+# shellcheck disable=SC2086
+apt-get $apt_opts -q update >"$work/apt.log" 2>&1 || {
+    cat "$work/apt.log" >&2
+    exit 1
+}
+# The newest version first; a mirror may not carry every version's source yet.
+# shellcheck disable=SC2086
+versions=$(apt-cache $apt_opts showsrc postgresql-15 | sed -n 's/^Version: //p' | sort -rV)
+fetched=""
+for v in $versions; do
+    # shellcheck disable=SC2086
+    if (cd "$work" && apt-get $apt_opts -q source --download-only "postgresql-15=$v" \
+        >>"$work/apt.log" 2>&1); then
+        fetched=$v
+        break
+    fi
+done
+if [ -z "$fetched" ]; then
+    echo "libpq: cannot download the postgresql-15 source package (see $work/apt.log)" >&2
+    exit 1
+fi
+dsc=$(ls "$work"/postgresql-15_*.dsc)
+dpkg-source -q -x "$dsc" "$work/src" >/dev/null 2>&1
+echo "libpq: building libpq $fetched (static, OpenSSL, no GSSAPI/LDAP)"
+cd "$work/src"
+./configure --quiet --without-readline --without-zlib --without-icu --without-gssapi \
+    --without-ldap --without-lz4 --without-zstd --with-ssl=openssl \
+    CFLAGS="-O2 -fPIC -ffunction-sections -fdata-sections" >"$work/configure.log" 2>&1 || {
+    tail -20 "$work/configure.log" >&2
+    exit 1
+}
+make -s -C src/interfaces/libpq -j"$(nproc 2>/dev/null || echo 2)" >"$work/make.log" 2>&1 || {
+    tail -20 "$work/make.log" >&2
+    exit 1
+}
+cd - >/dev/null
+mkdir -p "$out.tmp/include" "$out.tmp/lib"
+cp "$work/src/src/interfaces/libpq/libpq-fe.h" "$work/src/src/include/postgres_ext.h" \
+    "$work/src/src/include/pg_config_ext.h" "$out.tmp/include/"
+cp "$work/src/src/interfaces/libpq/libpq.a" "$out.tmp/lib/"
+cp "$work/src/src/common/libpgcommon_shlib.a" "$out.tmp/lib/libpgcommon.a"
+cp "$work/src/src/port/libpgport_shlib.a" "$out.tmp/lib/libpgport.a"
+echo "$fetched" >"$out.tmp/VERSION"
+rm -rf "$out" && mv "$out.tmp" "$out"
+rm -rf "$work"
+echo "libpq: $fetched in $out"
