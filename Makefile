@@ -17,9 +17,12 @@ CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(if $(filter true,$(CI)),-DCREST
 BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev libsqlite3-dev
 TEST_PKGS  = $(BUILD_PKGS) python3-pytest python3-fastapi python3-uvicorn valgrind clang libclang-rt-14-dev prometheus chromium postgresql nginx-light python3-asyncpg python3-psycopg2 python3-yaml
 FUZZ_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev
-BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil
+BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil python3-matplotlib
+BENCH_SECONDS ?= 10
+BENCH_CONNS   ?= 100
+BENCH_PEERS   ?=
 
-.PHONY: all build run test test-asan unit e2e asan install bench bench-engine format format-check clean deps-build deps-test deps-bench
+.PHONY: all build run test test-asan unit e2e asan install bench bench-engine bench-items format format-check clean deps-build deps-test deps-bench
 
 all: build
 
@@ -59,7 +62,11 @@ install: deps-build
 	@cmake --build $(BUILD) -j $(JOBS)
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
-bench: bench-engine bench-items
+# crest beside its peers (bench/compare.py): bench/results/latest.md and its SVG charts. The script
+# installs each peer's own packages (Debian, npm) and builds it into $(BUILD)/bench-peers, so a
+# peer that cannot be installed or built becomes a skipped row. BENCH_PEERS=crest,go,... selects.
+bench: deps-bench build
+	$(PYTHON) bench/compare.py --crest $(BUILD)/crest --seconds $(BENCH_SECONDS) --conns $(BENCH_CONNS) --build-dir $(BUILD)/bench-peers $(if $(BENCH_PEERS),--peers $(BENCH_PEERS),)
 
 bench-engine: deps-bench build
 	$(PYTHON) bench/engine.py --crest $(BUILD)/crest
