@@ -155,6 +155,10 @@ def test_render_keeps_the_shipped_upstream_parameters():
         "a POST must never be retried on a second instance"
 
 
+def test_the_shipped_config_passes_nginx_t(nginx_bin, tmp_path):
+    Nginx(tmp_path, [free_port() for _ in range(3)]).check()
+
+
 def test_an_item_written_through_one_instance_is_read_through_the_others(cluster):
     for n, writer in enumerate(cluster):
         created = pg.call(writer.port, "POST", "/items", {**ITEM, "name": f"via{n}"})
