@@ -450,19 +450,51 @@ def items_table(servers):
     return rows
 
 
-def report(args, servers, busy_pct, chart_files, notes, elapsed):
-    lines = header(args, servers, busy_pct) + main_table(servers)
+def tables(args, servers, chart_files, chart_dir, level):
+    """The tables and chart links, shared by latest.md and the README's section."""
+    lines = main_table(servers)
     with_items = [s for s in servers if s.r.get("get") or s.r.get("post")]
     if with_items:
-        lines += ["", "## Items service: GET by id and POST, SQLite (bench/items.py's method)",
-                  "", "Seeded with %s items; `wrk -t1 -c%d -d%ds --latency` with "
+        lines += ["", "%s Items service: GET by id and POST, SQLite (bench/items.py's method)"
+                  % level, "", "Seeded with %s items; `wrk -t1 -c%d -d%ds --latency` with "
                   "bench/items_get.lua (ids 1..%s in turn) and bench/items_post.lua."
                   % ("{:,}".format(soak.SEED_ITEMS), args.conns, args.seconds,
                      "{:,}".format(soak.SEED_ITEMS)), ""]
         lines += items_table(with_items)
     if chart_files:
-        lines += ["", "## Charts", ""]
-        lines += ["![%s](%s)" % (title, os.path.basename(path)) for title, path in chart_files]
+        lines += [""] + ["![%s](%s)" % (title, os.path.join(chart_dir, os.path.basename(path)))
+                         for title, path in chart_files]
+    return lines
+
+
+README_BEGIN = "<!-- make bench: begin (written by bench/compare.py) -->"
+README_END = "<!-- make bench: end -->"
+
+
+def update_readme(path, args, servers, chart_files):
+    """Replaces the README's section between the markers with this run's tables and charts."""
+    with open(path) as f:
+        text = f.read()
+    if README_BEGIN not in text or README_END not in text:
+        log("%s: no %s ... %s markers, not updated" % (path, README_BEGIN, README_END))
+        return
+    chart_dir = os.path.relpath(args.out_dir, os.path.dirname(os.path.abspath(path)))
+    first = [s for s in servers if s.r.get("version")]
+    body = ["", "Measured on %s (%s, %d cores) by `make bench`; the whole report, with versions "
+            "and notes: [`%s/latest.md`](%s/latest.md)." % (
+                datetime.date.today().isoformat(), lib.cpu_model(), os.cpu_count() or 0,
+                chart_dir, chart_dir), ""] if first else [""]
+    body += tables(args, servers, chart_files, chart_dir, "###") + [""]
+    head, rest = text.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    with open(path, "w") as f:
+        f.write(head + README_BEGIN + "\n".join(body) + "\n" + README_END + tail)
+    log("%s: benchmark section updated" % path)
+
+
+def report(args, servers, busy_pct, chart_files, notes, elapsed):
+    lines = header(args, servers, busy_pct)
+    lines += tables(args, servers, chart_files, "", "##")
     lines += ["", "Notes:", "",
               "- RSS at ready: resident memory 1 s after the first 200 to GET /json, summed over "
               "the process tree as psutil does (the seed's figure); PSS divides shared pages "
@@ -499,6 +531,8 @@ def parse_args(keys):
                     help="a quick check of the harness: 1 s runs, 200 idle connections")
     ap.add_argument("--out-dir", default=os.path.join(REPO_DIR, "bench", "results"),
                     help="where latest.md and the charts go")
+    ap.add_argument("--readme", help="also write the tables into this README's section "
+                    "between %s and %s" % (README_BEGIN, README_END))
     ap.add_argument("--build-dir", default=os.path.join(REPO_DIR, "build", "bench-peers"),
                     help="where peers are built and npm packages installed")
     args = ap.parse_args()
@@ -559,6 +593,8 @@ def main():
     with open(os.path.join(args.out_dir, "latest.md"), "w") as f:
         f.write(text)
     log("written to %s" % os.path.join(args.out_dir, "latest.md"))
+    if args.readme:
+        update_readme(args.readme, args, servers, chart_files)
 
 
 if __name__ == "__main__":
