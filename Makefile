@@ -66,7 +66,7 @@ install: deps-build
 # installs each peer's own packages (Debian, npm) and builds it into $(BUILD)/bench-peers, so a
 # peer that cannot be installed or built becomes a skipped row. BENCH_PEERS=crest,go,... selects.
 bench: deps-bench build
-	$(PYTHON) bench/compare.py --crest $(BUILD)/crest --seconds $(BENCH_SECONDS) --conns $(BENCH_CONNS) --build-dir $(BUILD)/bench-peers $(if $(BENCH_PEERS),--peers $(BENCH_PEERS),)
+	$(PYTHON) bench/compare.py --crest $(BUILD)/crest --seconds $(BENCH_SECONDS) --conns $(BENCH_CONNS) --build-dir $(BUILD)/bench-peers --readme README.md $(if $(BENCH_PEERS),--peers $(BENCH_PEERS),)
 
 bench-engine: deps-bench build
 	$(PYTHON) bench/engine.py --crest $(BUILD)/crest
