@@ -166,6 +166,8 @@ static void conn_connect(struct pg_conn *c);
 static void conn_lost(struct pg_conn *c, int status, enum obs_db_error why);
 static void conn_on_event(struct net_watch *w, uint32_t events);
 static void pump_waiting(struct pg_store *s);
+static bool any_ready(const struct pg_store *s);
+static bool any_connecting(const struct pg_store *s);
 
 /* ------------------------------------------------------------------------------------------------
  * URLs and logs: the password never leaves the store */
@@ -184,17 +186,17 @@ CREST_API void crest_store_redact_url(const char *url, char *buf, size_t cap)
         return;
     snprintf(buf, cap, "%s", url ? url : "");
     char *scheme = strstr(buf, "://");
-    char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
-    if (at && (!slash || at < slash)) {
-        char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-        if (colon) {
-            memmove(colon + 4, at,
-                    strlen(at) + 1 <= cap - (size_t)(colon + 4 - buf)
-                        ? strlen(at) + 1
-                        : cap - (size_t)(colon + 4 - buf));
+    if (scheme) {
+        char *user = scheme + 3;
+        char *end = user + strcspn(user, "/?#"); /* the authority ends there */
+        char *at = NULL;
+        for (char *p = user; p < end; p++) /* the userinfo ends at the last '@' */
+            if (*p == '@')
+                at = p;
+        char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+        if (colon && (size_t)(colon - buf) + 4 < cap) {
+            memmove(colon + 4, at, strlen(at) + 1);
             memcpy(colon + 1, "***", 3);
-            buf[cap - 1] = '\0';
         }
     }
     char *pw = strstr(buf, "password=");
@@ -515,8 +517,14 @@ static void conn_lost(struct pg_conn *c, int status, enum obs_db_error why)
         c->backoff_ms = BACKOFF_MAX_MS;
     conn_set_state(c, C_DOWN);
     (void)net_timer_start(s->loop, &c->timer, c->backoff_ms);
+    struct pg_call *waiting = NULL;
+    if (!any_ready(s) && !any_connecting(s)) { /* nothing left to wait for */
+        waiting = s->waiting;
+        s->waiting = s->waiting_tail = NULL;
+    }
     finish_list(s, done, status);
     finish_list(s, sent, status);
+    finish_list(s, waiting, -EIO);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -795,6 +803,15 @@ static bool any_ready(const struct pg_store *s)
     return false;
 }
 
+/* A connection on its way up (not one waiting out its backoff). */
+static bool any_connecting(const struct pg_store *s)
+{
+    for (unsigned k = 0; k < s->n_conns; k++)
+        if (s->conns[k].state == C_CONNECTING || s->conns[k].state == C_SETUP)
+            return true;
+    return false;
+}
+
 /* Closes the connection's open segment with a Sync. */
 static int conn_sync(struct pg_conn *c)
 {
@@ -844,6 +861,8 @@ static void pump_waiting(struct pg_store *s)
             conn_lost(c, -EIO, OBS_DB_ERR_LOST);
         }
     }
+    if (s->pipeline && s->batch && conn_sync(s->batch) != 0)
+        conn_lost(s->batch, -EIO, OBS_DB_ERR_LOST); /* the turn's flush may have run already */
     for (unsigned k = 0; k < s->n_conns; k++)
         if (s->conns[k].state == C_READY)
             conn_arm_timer(&s->conns[k]);
@@ -852,8 +871,10 @@ static void pump_waiting(struct pg_store *s)
 static int submit(struct pg_store *s, struct pg_call *call)
 {
     struct pg_conn *c = pick_conn(s);
-    if (!c && !s->pipeline && any_ready(s)) {
-        push(&s->waiting, &s->waiting_tail, call); /* all busy: wait for one */
+    /* wait for a busy connection to come free (no pipeline), or for one being opened (at start,
+     * after a reconnect): bounded by the connect timeout, after which the call fails */
+    if (!c && ((!s->pipeline && any_ready(s)) || any_connecting(s))) {
+        push(&s->waiting, &s->waiting_tail, call);
         return 0;
     }
     if (!c) {
@@ -1114,11 +1135,43 @@ static void pg_close(struct store *store)
     mem_free(MEM_DB, s, sizeof(*s));
 }
 
+/* What no retry can fix is refused at start: a URL libpq cannot read (its message may quote the
+ * URL, password included, so it is not repeated), or TLS asked of a libpq built without it. */
+static int check_url(const char *url, char *err)
+{
+    char *why = NULL, redacted[128];
+    PQconninfoOption *opts = PQconninfoParse(url, &why);
+    crest_store_redact_url(url, redacted, sizeof(redacted));
+    if (!opts) {
+        if (err)
+            snprintf(err, CREST_ERR_LEN, "--db %s: not a PostgreSQL URL libpq can read", redacted);
+        PQfreemem(why);
+        return -EINVAL;
+    }
+    bool wants_tls = false;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (strcmp(o->keyword, "sslmode") == 0 && o->val &&
+            (strcmp(o->val, "require") == 0 || strncmp(o->val, "verify-", 7) == 0))
+            wants_tls = true;
+    PQconninfoFree(opts);
+    if (wants_tls && !PQsslAttribute(NULL, "library")) {
+        if (err)
+            snprintf(err, CREST_ERR_LEN,
+                     "--db %s: sslmode needs TLS, not in this build (-DCREST_LIBPQ_TLS=openssl)",
+                     redacted);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
 static int pg_open(const struct store_config *cfg, struct store **out, char *err)
 {
     if (!cfg || !cfg->url || !out)
         return -EINVAL;
     *out = NULL;
+    int rc = check_url(cfg->url, err);
+    if (rc)
+        return rc;
     if (!cfg->loop) {
         if (err)
             snprintf(err, CREST_ERR_LEN,
