@@ -12,7 +12,11 @@ SIGKILL by the postmaster's pid (from postmaster.pid, which our pg_ctl started).
 Fixtures (imported by conftest.py):
 - pg_server: one cluster for the whole session; skips with the reason when PostgreSQL is not
   installed and cannot be (tools/ensure-packages.sh installs it when run as root).
-- pg_url: a fresh, empty database on it for this test; its postgresql:// URL.
+- pg_url: a fresh, empty place on it for this test; its postgresql:// URL. A new database costs
+  half a second here (CREATE DATABASE copies and fsyncs a template), so each test gets instead a
+  new role (same password) owning a schema of its name in one shared database: crest's
+  unqualified `items` resolves through the default search_path ("$user", public) to that schema,
+  and PostgreSQL 15 lets no one create tables in public, so nothing is shared between tests.
 - db_backend: parametrises a test by store, "sqlite" and "postgresql".
 - db_flags: the crest flags that select the test's backend: [] for SQLite (start_crest already
   passes --db tmp/crest.db) or ["--db", pg_url]; start_crest(*db_flags) then uses it, since the
@@ -105,6 +109,7 @@ class Postgres:
             for path in (self.root, self.sock_dir):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
         self.running = False
+        self._dbs = set()
 
     # ---- running PostgreSQL's programs ----
 
@@ -212,11 +217,13 @@ class Postgres:
     def url(self, db="postgres", password=PASSWORD, scheme="postgresql"):
         return f"{scheme}://{USER}:{password}@127.0.0.1:{self.port}/{db}"
 
-    def sql(self, query, db="postgres", timeout=SQL_TIMEOUT):
-        """Runs SQL through psql over TCP with the password; returns the rows as text lines."""
+    def sql(self, query, db="postgres", timeout=SQL_TIMEOUT, url=None):
+        """Runs SQL through psql over TCP with the password (as `url`'s user on its database
+        when given); returns the rows as text lines."""
         argv = [os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-v",
-                "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER,
-                "-d", db, "-c", query]
+                "ON_ERROR_STOP=1", "-c", query]
+        argv += ["-d", url] if url else ["-h", "127.0.0.1", "-p", str(self.port), "-U", USER,
+                                         "-d", db]
         env = _clean_env()
         env["PGPASSWORD"] = PASSWORD
         env["PGCONNECT_TIMEOUT"] = "5"
@@ -230,6 +237,18 @@ class Postgres:
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
         self.sql(f'CREATE DATABASE "{name}"')
         return name
+
+    def create_tenant(self, db="crest_tests"):
+        """A new role with its own schema in database `db` (created on first use); the URL that
+        logs in as it. See pg_url."""
+        if db not in self._dbs:
+            if not self.sql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'"):
+                self.sql(f'CREATE DATABASE "{db}"')
+            self._dbs.add(db)
+        name = f"t_{os.getpid()}_{next(self._names)}"
+        self.sql(f"CREATE ROLE {name} LOGIN PASSWORD '{PASSWORD}'; "
+                 f"CREATE SCHEMA {name} AUTHORIZATION {name}", db=db)
+        return f"postgresql://{name}:{PASSWORD}@127.0.0.1:{self.port}/{db}"
 
 
 def _alive(pid):
@@ -288,10 +307,10 @@ def pg_server():
 
 @pytest.fixture
 def pg_url(pg_server):
-    """A fresh database on the session's PostgreSQL: its URL, password included."""
+    """A fresh role and schema on the session's PostgreSQL: its URL, password included."""
     if not pg_server.running:
         pg_server.start()  # a test that stopped it failed before starting it again
-    return pg_server.url(pg_server.create_database())
+    return pg_server.create_tenant()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -399,3 +418,25 @@ class Load:
 
     def acknowledged(self):
         return [a[3] for a in self.answers if a[3] is not None]
+
+
+def wait_store_up(srv, timeout=5.0, in_a_row=16):
+    """Waits until crest's /healthz answers 200 `in_a_row` times, each on a new connection: every
+    worker's store is connected. crest prints its ready line before the PostgreSQL pools have
+    connected (in the background), and /healthz answers for the worker that accepted it, so one
+    200 does not mean the other workers are up (new connections spread over the workers' listeners
+    by hash; 16 in a row reach each of 2 workers but with probability 2^-15). SQLite is up at
+    once."""
+    deadline = time.monotonic() + timeout
+    ok = 0
+    while True:
+        try:
+            ok = ok + 1 if call(srv.port, "GET", "/healthz").status == 200 else 0
+            if ok >= in_a_row:
+                return srv
+        except (OSError, AssertionError):
+            ok = 0
+        if time.monotonic() > deadline:
+            raise AssertionError(f"crest's store not up {timeout} s after start: "
+                                 f"{srv.stderr[-5:]}")
+        time.sleep(0.01)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import Conn
+from pg import wait_store_up
 
 
 def call(srv, method, path, body=None, raw_body=None):
@@ -32,7 +33,7 @@ ITEM = {"name": "Foo", "description": "A foo", "price": 35.4, "tax": 3.2, "tags"
 
 @pytest.fixture
 def items(start_crest, db_flags):
-    return start_crest(*db_flags, workers=2)
+    return wait_store_up(start_crest(*db_flags, workers=2))
 
 
 def test_post_creates_item_with_201_location_and_all_fields(items):
@@ -224,10 +225,10 @@ def test_other_methods_on_items_are_405(items):
 
 
 def test_items_survive_a_restart(start_crest, db_flags):
-    first = start_crest(*db_flags, workers=1)
+    first = wait_store_up(start_crest(*db_flags, workers=1))
     created = call(first, "POST", "/items", ITEM).json()
     assert first.stop() == 0
-    second = start_crest(*db_flags, workers=1)
+    second = wait_store_up(start_crest(*db_flags, workers=1))
     assert call(second, "GET", f"/items/{created['id']}").json() == created
 
 

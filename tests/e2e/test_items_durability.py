@@ -10,6 +10,7 @@ import threading
 import time
 
 from conftest import Conn
+from pg import wait_store_up
 
 CLIENTS = 6
 BURST_SECONDS = 1.0
@@ -41,7 +42,7 @@ def writer(port, client, acked, stop):
 
 def test_sigkill_mid_burst_loses_no_acknowledged_item(start_crest, tmp_path, db_flags,
                                                      db_backend):
-    srv = start_crest(*db_flags, workers=2)
+    srv = wait_store_up(start_crest(*db_flags, workers=2))
     acked, stop = [], threading.Event()
     threads = [threading.Thread(target=writer, args=(srv.port, i, acked, stop))
                for i in range(CLIENTS)]
@@ -60,7 +61,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_item(start_crest, tmp_path, db_
         with sqlite3.connect(tmp_path / "crest.db") as check:
             assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-    again = start_crest(*db_flags, workers=2)
+    again = wait_store_up(start_crest(*db_flags, workers=2))
     with again.conn() as c:
         for item_id, name in acked:
             r = c.request(f"GET /items/{item_id} HTTP/1.1\r\nHost: x\r\n\r\n".encode())

@@ -60,10 +60,6 @@ def memory(srv):
     return call(srv, "GET", "/debug/memory").json()
 
 
-def db_name(url):
-    return url.rsplit("/", 1)[1]
-
-
 def assert_unavailable(srv):
     for method, path, body in (("GET", "/items/1", None), ("GET", "/items", None),
                                ("POST", "/items", ITEM), ("PUT", "/items/1", ITEM),
@@ -197,7 +193,7 @@ def test_query_past_db_timeout_is_cancelled_and_answered_503(start_crest, pg_ser
             assert 0.8 <= took <= 2.5, f"{method} answered after {took:.2f} s (--db-timeout 1)"
 
         def waiting():  # crest's queries still queued behind our lock (PQcancel ends them)
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = current_user"
                         " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")
             return cur.fetchone()[0]
 
@@ -290,14 +286,14 @@ def test_database_url_is_used_without_db_and_db_overrides_it(tmp_path, pg_server
     srv = spawn(tmp_path, [], {"DATABASE_URL": pg_url})
     try:
         assert call(srv, "POST", "/items", ITEM).status == 201
-        assert pg_server.sql(count, db=db_name(pg_url)) == ["1"]
+        assert pg_server.sql(count, url=pg_url) == ["1"]
     finally:
         assert srv.stop() == 0
     sqlite_path = tmp_path / "override.db"
     srv = spawn(tmp_path, ["--db", str(sqlite_path)], {"DATABASE_URL": pg_url})
     try:
         assert call(srv, "POST", "/items", ITEM).status == 201
-        assert pg_server.sql(count, db=db_name(pg_url)) == ["1"]  # not written to PostgreSQL
+        assert pg_server.sql(count, url=pg_url) == ["1"]  # not written to PostgreSQL
         assert sqlite_path.exists()
     finally:
         assert srv.stop() == 0
