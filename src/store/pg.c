@@ -27,6 +27,7 @@
 #include <libpq-fe.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,11 @@ struct cancel_job {
     PGcancel *cancel;
 };
 
+/* Cancel threads running in the process: a server that hangs (stopped, partitioned) never answers
+ * a cancel either, so they are capped rather than piled up once per timeout. */
+static _Atomic int cancels_running;
+enum { MAX_CANCELS = 4 };
+
 static void *cancel_thread(void *arg)
 {
     struct cancel_job *job = arg;
@@ -427,6 +433,7 @@ static void *cancel_thread(void *arg)
     (void)PQcancel(job->cancel, why, sizeof(why)); /* a failed cancel: the query just runs on */
     PQfreeCancel(job->cancel);
     free(job);
+    atomic_fetch_sub(&cancels_running, 1);
     return NULL;
 }
 
@@ -434,11 +441,17 @@ static void *cancel_thread(void *arg)
  * round trip the worker's loop must not make, so a detached thread makes it. */
 static void conn_cancel(struct pg_conn *c)
 {
+    if (atomic_fetch_add(&cancels_running, 1) >= MAX_CANCELS) {
+        atomic_fetch_sub(&cancels_running, 1);
+        return; /* the connection is closed after a second timeout anyway */
+    }
     struct cancel_job *job = malloc(sizeof(*job)); /* freed by the thread, which mem does not see */
     pthread_attr_t attr;
     pthread_t thread;
-    if (!job)
+    if (!job) {
+        atomic_fetch_sub(&cancels_running, 1);
         return;
+    }
     job->cancel = PQgetCancel(c->pq);
     if (job->cancel && pthread_attr_init(&attr) == 0) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -451,6 +464,7 @@ static void conn_cancel(struct pg_conn *c)
     if (job->cancel)
         PQfreeCancel(job->cancel);
     free(job);
+    atomic_fetch_sub(&cancels_running, 1);
 }
 
 /* Calls past the deadline are answered -ETIMEDOUT now and their query cancelled; a connection
