@@ -98,7 +98,7 @@ def test_unreachable_at_start_serves_503_then_recovers_by_itself(start_crest):
 
 
 def test_stopped_database_gives_503_then_full_service_within_2_s(start_crest, pg_server, pg_url):
-    srv = start_crest("--db", pg_url, workers=2)
+    srv = pg.wait_store_up(start_crest("--db", pg_url, workers=2))
     created = call(srv, "POST", "/items", ITEM).json()
     try:
         pg_server.stop()
@@ -131,7 +131,7 @@ LEAK_TOLERANCE = 32 * 1024
 
 def test_restart_under_load_503s_then_full_service_no_hang_no_leak(start_crest, pg_server,
                                                                       pg_url):
-    srv = start_crest("--db", pg_url, "--db-timeout", "2", workers=2)
+    srv = pg.wait_store_up(start_crest("--db", pg_url, "--db-timeout", "2", workers=2))
     ids = [call(srv, "POST", "/items", {"name": f"seed{i}", "price": 1}).json()["id"]
            for i in range(20)]
     with pg.Load(srv.port, ids, clients=4, prefix="warm") as warm:  # pools, buffers, statements
@@ -178,7 +178,7 @@ def test_restart_under_load_503s_then_full_service_no_hang_no_leak(start_crest, 
 
 def test_query_past_db_timeout_is_cancelled_and_answered_503(start_crest, pg_server, pg_url):
     psycopg2 = pytest.importorskip("psycopg2", reason="python3-psycopg2 is not installed")
-    srv = start_crest("--db", pg_url, "--db-timeout", "1", workers=1)
+    srv = pg.wait_store_up(start_crest("--db", pg_url, "--db-timeout", "1", workers=1))
     created = call(srv, "POST", "/items", ITEM).json()
     holder = psycopg2.connect(pg_url)
     try:
@@ -240,7 +240,8 @@ def test_password_never_appears_in_output_metrics_debug_or_errors(start_crest, p
     assert_no_password(texts, wrong)
 
     url = pg_url.replace("postgresql://", "postgres://", 1)
-    good = start_crest("--db", url, "--access-log", "--log-memory", "0.2", workers=2)
+    good = pg.wait_store_up(start_crest("--db", url, "--access-log", "--log-memory", "0.2",
+                                        workers=2))
     assert call(good, "POST", "/items", ITEM).status == 201
     time.sleep(0.3)
     texts = surfaces(good)
@@ -264,6 +265,15 @@ def test_password_never_appears_in_output_metrics_debug_or_errors(start_crest, p
     assert_no_password(texts)
 
 
+@pytest.mark.xfail(reason="crest prints its ready line before the PostgreSQL pools connect, "
+                   "so requests in the first tens of ms get 503 (reported with issue 9)",
+                   strict=False)
+def test_requests_right_after_the_ready_line_are_served(start_crest, pg_url):
+    srv = start_crest("--db", pg_url, workers=2)  # returns at "Application startup complete."
+    statuses = [call(srv, "GET", "/items").status for _ in range(20)]
+    assert statuses == [200] * 20, statuses
+
+
 # ---- configuration ----
 
 
@@ -283,7 +293,7 @@ def spawn(tmp_path, args, env):
 
 def test_database_url_is_used_without_db_and_db_overrides_it(tmp_path, pg_server, pg_url):
     count = "SELECT count(*) FROM items"
-    srv = spawn(tmp_path, [], {"DATABASE_URL": pg_url})
+    srv = pg.wait_store_up(spawn(tmp_path, [], {"DATABASE_URL": pg_url}))
     try:
         assert call(srv, "POST", "/items", ITEM).status == 201
         assert pg_server.sql(count, url=pg_url) == ["1"]
@@ -300,7 +310,8 @@ def test_database_url_is_used_without_db_and_db_overrides_it(tmp_path, pg_server
 
 
 def test_pipeline_off_and_a_pool_of_one_serve_every_route(start_crest, pg_url):
-    srv = start_crest("--db", pg_url, "--db-pipeline", "off", "--db-pool", "1", workers=1)
+    srv = pg.wait_store_up(start_crest("--db", pg_url, "--db-pipeline", "off", "--db-pool", "1",
+                                       workers=1))
     r = call(srv, "POST", "/items", ITEM)
     assert r.status == 201
     item_id = r.json()["id"]
@@ -337,7 +348,7 @@ METRIC = re.compile(r'^(crest_db_\w+)(\{[^}]*\})? (\S+)$', re.M)
 
 
 def test_db_metrics_are_exported(start_crest, pg_url):
-    srv = start_crest("--db", pg_url, "--db-pool", "2", workers=2)
+    srv = pg.wait_store_up(start_crest("--db", pg_url, "--db-pool", "2", workers=2))
     for _ in range(5):
         assert call(srv, "POST", "/items", ITEM).status == 201
     assert call(srv, "GET", "/items/1").status == 200

@@ -135,10 +135,7 @@ def cluster(start_crest, pg_url):
     for srv in instances:
         assert srv.wait_ready(), f"crest did not start: {srv.stderr}"
     for srv in instances:
-        deadline = time.monotonic() + 5
-        while pg.call(srv.port, "GET", "/healthz").status != 200:
-            assert time.monotonic() < deadline, f"instance {srv.port} not healthy: {srv.stderr}"
-            time.sleep(0.05)
+        pg.wait_store_up(srv)
     return instances
 
 
