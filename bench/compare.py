@@ -115,7 +115,7 @@ def fastapi_json(python, tuned, env=None):
         run([python, "-c", "import fastapi, uvicorn" + (", uvloop, httptools, ujson"
                                                            if tuned else "")],
             "importing Debian's FastAPI and uvicorn with %s (%s)"
-            % (os.path.basename(python), lib.first_line([python, "-V"])),
+            % (os.path.basename(python), lib.first_line([python, "-V"]).split(" (")[0]),
             env=env)
 
         def build(tmp, port):
@@ -244,7 +244,7 @@ def prepare_spring_boot(ctx):
 
 
 class Peer:
-    def __init__(self, key, label, debs, prepare, versions, env=None, items=False,
+    def __init__(self, key, label, debs, prepare, versions, env=None, serves_items=False,
                  ready_timeout_s=30):
         self.key = key
         self.label = label
@@ -252,7 +252,7 @@ class Peer:
         self.prepare = prepare
         self.versions = versions  # () -> the software measured, for the header
         self.env = env
-        self.items = items  # also serves the items API: GET/POST /items under load
+        self.serves_items = serves_items  # GET/POST /items under load too
         self.ready_timeout_s = ready_timeout_s
 
 
@@ -276,7 +276,7 @@ def peers(ctx):
     return [
         Peer("crest", "crest, 1 worker (SQLite store open)", [], prepare_crest,
              lambda: "%s (%s)" % (lib.first_line([ctx.crest, "--version"]),
-                                  os.path.relpath(ctx.crest, REPO_DIR)), items=True),
+                                  os.path.relpath(ctx.crest, REPO_DIR)), serves_items=True),
         Peer("fastapi", "FastAPI + uvicorn, plain (h11)", FASTAPI_DEBS,
              fastapi_json(PYTHON, False), debs_version("python3-fastapi", "python3-uvicorn",
                                                       "python3-pydantic", "python3")),
@@ -288,7 +288,7 @@ def peers(ctx):
              fastapi_json("/usr/bin/pypy3", False, PYPY_ENV), debs_version("pypy3"),
              env=PYPY_ENV),
         Peer("fastapi-items", "FastAPI items app (bench/peers/items_fastapi.py), SQLite",
-             FASTAPI_DEBS, prepare_fastapi_items, lambda: "the FastAPI above", items=True,
+             FASTAPI_DEBS, prepare_fastapi_items, lambda: "the FastAPI above", serves_items=True,
              env={"ITEMS_DB": "items.db"}),  # in the server's temporary directory, its cwd
         Peer("go", "Go net/http (standard library)", ["golang-go"], prepare_go,
              lambda: lib.first_line(["go", "version"])),
@@ -349,7 +349,7 @@ def measure(peer, ctx, args, notes):
         s.r["rss_after"] = s.rss_psutil()
         log("%s: %d idle connections" % (peer.key, args.idle_conns))
         s.r["idle"], s.r["idle_err"] = lib.idle_conn_bytes(s, args.idle_conns)
-        if peer.items and s.proc.poll() is None:
+        if peer.serves_items and s.proc.poll() is None:
             time.sleep(0.5)
             rss_after = s.r["rss_after"]
             items.WRK_PIN = WRK_PIN
@@ -479,11 +479,10 @@ def update_readme(path, args, servers, chart_files):
         log("%s: no %s ... %s markers, not updated" % (path, README_BEGIN, README_END))
         return
     chart_dir = os.path.relpath(args.out_dir, os.path.dirname(os.path.abspath(path)))
-    first = [s for s in servers if s.r.get("version")]
     body = ["", "Measured on %s (%s, %d cores) by `make bench`; the whole report, with versions "
             "and notes: [`%s/latest.md`](%s/latest.md)." % (
                 datetime.date.today().isoformat(), lib.cpu_model(), os.cpu_count() or 0,
-                chart_dir, chart_dir), ""] if first else [""]
+                chart_dir, chart_dir), ""]
     body += tables(args, servers, chart_files, chart_dir, "###") + [""]
     head, rest = text.split(README_BEGIN, 1)
     tail = rest.split(README_END, 1)[1]
