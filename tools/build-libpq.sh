@@ -71,7 +71,10 @@ cd "$work/src"
     tail -20 "$work/configure.log" >&2
     exit 1
 }
-make -s -C src/interfaces/libpq -j"$(nproc 2>/dev/null || echo 2)" >"$work/make.log" 2>&1 || {
+# the generated headers (utils/errcodes.h, ...) first: a subdirectory's make does not make them
+jobs=-j"$(nproc 2>/dev/null || echo 2)"
+{ make -s -C src/backend generated-headers && make -s -C src/interfaces/libpq "$jobs"; } \
+    >"$work/make.log" 2>&1 || {
     tail -20 "$work/make.log" >&2
     exit 1
 }
