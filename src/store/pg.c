@@ -833,7 +833,6 @@ static int conn_sync(struct pg_conn *c)
         return 0;
     if (!PQpipelineSync(c->pq))
         return -EIO;
-    c->sent_tail->ends_segment = true;
     c->unsynced = 0;
     c->syncs_due++;
     return conn_flush(c);
