@@ -120,13 +120,17 @@ def test_stopped_database_gives_503_then_full_service_within_2_s(start_crest, pg
     assert call(srv, "POST", "/items", ITEM).status == 201
 
 
-# Tracked bytes after the restart may exceed those after an equal warm-up load by this much:
-# the per-worker buffer pools keep the blocks of their busiest moment and the store's
-# per-connection buffers are sized by the largest result seen, so two loads of the same shape
-# end within a few KiB of each other, not byte for byte. A leaked request (arena and io block,
-# several KiB each) for each of the dozens of 503s, or a leaked connection per reconnect, is far
-# past it.
-LEAK_TOLERANCE = 32 * 1024
+# After the restart, tracked bytes are compared with their level after an equal warm-up load,
+# tag by tag. The engine's io and out tags are per-worker pools that keep freed blocks for reuse
+# up to a cap; under steady load they take several seconds to reach it (measured: io from 96 to
+# 144 KiB, out from 3 to 14-25 KiB over 5-10 s of this 4-client load, on SQLite as on
+# PostgreSQL, restart or not), so their growth is retention, bounded by POOL_TOLERANCE. Every
+# other tag (the store's db, arenas, JSON, connections...) must come back within TAG_TOLERANCE:
+# a leak is proportional to what failed, and a restart fails thousands of requests here
+# (10,000-30,000 fast 503s), so even 8 bytes lost per 503 would be past it.
+TAG_TOLERANCE = 4 * 1024
+POOL_TAGS = ("io", "out")
+POOL_TOLERANCE = 128 * 1024
 
 
 def test_restart_under_load_503s_then_full_service_no_hang_no_leak(start_crest, pg_server,
@@ -134,11 +138,11 @@ def test_restart_under_load_503s_then_full_service_no_hang_no_leak(start_crest, 
     srv = pg.wait_store_up(start_crest("--db", pg_url, "--db-timeout", "2", workers=2))
     ids = [call(srv, "POST", "/items", {"name": f"seed{i}", "price": 1}).json()["id"]
            for i in range(20)]
-    with pg.Load(srv.port, ids, clients=4, prefix="warm") as warm:  # pools, buffers, statements
+    with pg.Load(srv.port, ids, clients=4, prefix="warm") as warm:  # pools, statements
         time.sleep(1.0)
     assert warm.failures == [] and set(warm.statuses()) <= {200, 201}, warm.failures[:3]
     time.sleep(0.3)
-    before = memory(srv)["tracked_bytes"]
+    before = memory(srv)
 
     try:
         with pg.Load(srv.port, ids, clients=4, timeout=6.0, prefix="load") as load:
@@ -167,10 +171,17 @@ def test_restart_under_load_503s_then_full_service_no_hang_no_leak(start_crest, 
             assert r.status == 200 and r.json()["name"] == name, (item_id, name, r)
 
     time.sleep(0.3)  # the load's connections closed; their buffers back in the pools
-    after = memory(srv)["tracked_bytes"]
-    assert after <= before + LEAK_TOLERANCE, (
-        f"tracked bytes {before} before the restart, {after} after ({after - before:+d}; "
-        f"{statuses.count(503)} answers were 503)")
+    after = memory(srv)
+    grown = {t["tag"]: t["live_bytes"] for t in after["tags"]}
+    for t in before["tags"]:
+        grown[t["tag"]] -= t["live_bytes"]
+    why = (f"tracked bytes {before['tracked_bytes']} before the restart, "
+           f"{after['tracked_bytes']} after; by tag: {({k: v for k, v in grown.items() if v})}; "
+           f"{statuses.count(503)} answers were 503")
+    assert sum(v for k, v in grown.items() if k in POOL_TAGS) <= POOL_TOLERANCE, why
+    for tag, growth in grown.items():
+        if tag not in POOL_TAGS:
+            assert growth <= TAG_TOLERANCE, f"{tag}: {why}"
 
 
 # ---- a slow query ----
