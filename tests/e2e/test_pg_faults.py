@@ -16,7 +16,9 @@ stops the session's PostgreSQL starts it again in a finally block.
 """
 
 import json
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -219,6 +221,36 @@ def test_query_past_db_timeout_is_cancelled_and_answered_503(start_crest, pg_ser
     assert call(srv, "GET", f"/items/{created['id']}").json() == created
     assert call(srv, "POST", "/items", ITEM).status == 201
     assert healthz(srv) == (200, {"status": "ok"})
+
+
+def test_a_frozen_server_gives_503_within_the_timeout_never_a_hang(start_crest, pg_server, pg_url):
+    """crest's backends stopped (SIGSTOP): no answer, no error, no closed socket. Every request
+    still gets its 503 within about --db-timeout, and service resumes once they run again."""
+    srv = pg.wait_store_up(start_crest("--db", pg_url, "--db-timeout", "1", workers=1))
+    created = call(srv, "POST", "/items", ITEM).json()
+    user = pg_url.split("://", 1)[1].split(":", 1)[0]
+    pids = [int(p) for p in pg_server.sql(
+        f"SELECT pid FROM pg_stat_activity WHERE usename = '{user}'")]
+    assert pids, "crest's connections are not in pg_stat_activity"
+    try:
+        for pid in pids:  # our cluster's backends: paused, not ended
+            os.kill(pid, signal.SIGSTOP)
+        for _ in range(3):
+            t0 = time.monotonic()
+            r = call(srv, "GET", f"/items/{created['id']}", timeout=8)
+            took = time.monotonic() - t0
+            assert r.status == 503, r
+            assert took <= 2.5, f"503 after {took:.2f} s (--db-timeout 1)"
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    ok, took = wait_for(lambda: call(srv, "GET", f"/items/{created['id']}").status == 200,
+                        timeout=5)
+    assert ok, "no service after the server resumed"
+    assert call(srv, "POST", "/items", ITEM).status == 201
 
 
 # ---- the password ----
