@@ -4,8 +4,11 @@
 Builds crest twice (the normal build, and one with -DCREST_NO_ACCOUNTING=ON, where the per-tag
 counting compiles to nothing), runs both on CPU 0 with wrk on CPU 1, interleaved, best of N rounds:
 GET /json plain and pipelined 16 deep. Goal (observability issue): accounting costs <= 3 % req/s.
-Then, after a load run on the normal build, reads /debug/memory: tracked bytes against glibc's
-in-use heap (mallinfo2().uordblks), goal >= 95 %.
+Beside req/s, the server's CPU time per request (from /proc, best of the rounds): on a machine
+other processes share, req/s swings with their load, CPU per request much less.
+Then, after a load run on the normal build (2 workers, GET /json), reads /debug/memory: tracked
+bytes against glibc's in-use heap (mallinfo2(): uordblks + hblkhd), goal >= 95 %; and again after
+a run of POST /items and GET /items/1 (SQLite reads and writes on both workers), for comparison.
 
     /usr/bin/python3 bench/accounting.py [--seconds 5] [--rounds 3] [--out bench/results/accounting.md]
 """
@@ -33,22 +36,58 @@ def build(dirname, extra):
     return os.path.join(REPO, dirname, "crest")
 
 
-def measure(server, args):
-    plain = engine.run_wrk(args, server, pipelined=False)
-    piped = engine.run_wrk(args, server, pipelined=True)
-    return plain.get("rps", 0.0), piped.get("rps", 0.0)
+def server_cpu_s(server):
+    t = server.ps.cpu_times()
+    return t.user + t.system
 
 
-def coverage(server, args):
-    """Tracked / heap in use after a load run, from /debug/memory (None if not served)."""
-    engine.run_wrk(args, server, pipelined=False)
+def run_one(server, args, pipelined):
+    """(req/s, server CPU microseconds per request or None, noisy?) of one wrk run."""
+    cpu0 = server_cpu_s(server)
+    res = engine.run_wrk(args, server, pipelined=pipelined)
+    cpu = server_cpu_s(server) - cpu0
+    rps = res.get("rps", 0.0)
+    per_req = cpu / (rps * args.seconds) * 1e6 if rps else None
+    return rps, per_req, "noisy" in res
+
+
+def memory_doc(server):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/debug/memory" % server.port,
                                     timeout=5) as r:
-            doc = json.loads(r.read())
+            return json.loads(r.read())
     except (OSError, ValueError):
         return None
-    return doc.get("tracked_bytes"), doc.get("heap_in_use_bytes")
+
+
+def items_load(server, args):
+    """POST /items, then GET /items/1, each for --seconds: SQLite writes and reads."""
+    base = "http://127.0.0.1:%d" % server.port
+    pin = engine.WRK_PIN
+    for extra in (["-s", os.path.join(BENCH_DIR, "items_post.lua"), base],
+                  [base + "/items/1"]):
+        subprocess.run(pin + ["wrk", "-t1", "-c%d" % args.conns, "-d%ds" % args.seconds] + extra,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=args.seconds + 60)
+
+
+def coverage(server, args):
+    """(tracked, heap) after GET /json load, then after items load (None where not served)."""
+    engine.run_wrk(args, server, pipelined=False)
+    after_json = memory_doc(server)
+    items_load(server, args)
+    after_items = memory_doc(server)
+    pick = (lambda d: (d.get("tracked_bytes"), d.get("heap_in_use_bytes")) if d else None)
+    return pick(after_json), pick(after_items)
+
+
+def cov_line(label, cov, goal):
+    if not cov or cov[0] is None or not cov[1]:
+        return "- %s: /debug/memory not served by this build" % label
+    ratio = cov[0] / cov[1] * 100
+    verdict = (": PASS" if ratio >= 95 else ": MISS") if goal else ""
+    return ("- %s: tracked %d B of %d B heap in use = %.1f %%%s%s"
+            % (label, cov[0], cov[1], ratio, " (goal >= 95 %)" if goal else "", verdict))
 
 
 def main():
@@ -62,19 +101,28 @@ def main():
     with_acct = build("build-bench-acct", [])
     without = build("build-bench-noacct", ["-DCREST_NO_ACCOUNTING=ON"])
     pin = ["taskset", "-c", "0"] if os.cpu_count() >= 2 else []
+    # engine.run_wrk pins wrk with engine.WRK_PIN, which only engine.main sets
+    engine.WRK_PIN = ["taskset", "-c", "1"] if os.cpu_count() >= 2 else []
     best = {"on": [0.0, 0.0], "off": [0.0, 0.0]}
+    cpu = {"on": [None, None], "off": [None, None]}  # least server CPU us per request
+    noisy = 0
     for r in range(args.rounds):
         for key, binary in (("on", with_acct), ("off", without)):
             s = engine.Server(key, key, engine.make_build_crest(binary, 1))
             try:
                 s.start(pin)
                 s.wait_ready()
-                plain, piped = measure(s, args)
+                runs = [run_one(s, args, pipelined) for pipelined in (False, True)]
             finally:
                 s.stop()
-            best[key] = [max(best[key][0], plain), max(best[key][1], piped)]
-            print("round %d, accounting %s: plain %.0f, pipelined %.0f req/s"
-                  % (r + 1, key, plain, piped), flush=True)
+            for i, (rps, per_req, was_noisy) in enumerate(runs):
+                best[key][i] = max(best[key][i], rps)
+                if per_req is not None and (cpu[key][i] is None or per_req < cpu[key][i]):
+                    cpu[key][i] = per_req
+                noisy += was_noisy
+            print("round %d, accounting %s: plain %.0f, pipelined %.0f req/s; "
+                  "CPU %s, %s us/request" % (r + 1, key, runs[0][0], runs[1][0],
+                                             fmt_us(runs[0][1]), fmt_us(runs[1][1])), flush=True)
 
     s = engine.Server("cov", "cov", engine.make_build_crest(with_acct, 2))
     try:
@@ -88,29 +136,37 @@ def main():
              "- date: %s" % time.strftime("%Y-%m-%d %H:%M:%S %z"),
              "- CPU: %s, %d cores" % (engine_cpu(), os.cpu_count()),
              "- load: wrk -t1 -c%d -d%ds on CPU 1, crest (1 worker) on CPU 0; best of %d "
-             "interleaved rounds" % (args.conns, args.seconds, args.rounds), "",
-             "| build | plain req/s | pipelined-16 req/s |", "|---|---|---|"]
+             "interleaved rounds; CPU: the server's user + system time per request, least of "
+             "the rounds" % (args.conns, args.seconds, args.rounds), "",
+             "| build | plain req/s | pipelined-16 req/s | plain CPU us/req | "
+             "pipelined CPU us/req |", "|---|---|---|---|---|"]
     for key, label in (("on", "accounting on (release)"), ("off", "accounting compiled out")):
-        lines.append("| %s | %s | %s |" % (label, engine.fmt_rps(best[key][0]),
-                                           engine.fmt_rps(best[key][1])))
+        lines.append("| %s | %s | %s | %s | %s |"
+                     % (label, engine.fmt_rps(best[key][0]), engine.fmt_rps(best[key][1]),
+                        fmt_us(cpu[key][0]), fmt_us(cpu[key][1])))
     lines.append("")
     for i, kind in enumerate(("plain", "pipelined-16")):
         off = best["off"][i] or 1.0
         cost = (1 - best["on"][i] / off) * 100
-        lines.append("- %s: accounting costs %.1f %% req/s (goal <= 3 %%): %s"
-                     % (kind, cost, "PASS" if cost <= 3 else "MISS"))
-    if cov and cov[0] is not None and cov[1]:
-        ratio = cov[0] / cov[1] * 100
-        lines.append("- coverage after load: tracked %d B of %d B heap in use = %.1f %% "
-                     "(goal >= 95 %%): %s" % (cov[0], cov[1], ratio,
-                                              "PASS" if ratio >= 95 else "MISS"))
-    else:
-        lines.append("- coverage: /debug/memory not served by this build")
+        line = ("- %s: accounting costs %.1f %% req/s (goal <= 3 %%): %s"
+                % (kind, cost, "PASS" if cost <= 3 else "MISS"))
+        if cpu["on"][i] and cpu["off"][i]:
+            line += "; CPU per request %+.1f %%" % ((cpu["on"][i] / cpu["off"][i] - 1) * 100)
+        lines.append(line)
+    if noisy:
+        lines.append("- %d of %d wrk runs had other processes using more than 10 %% of a CPU: "
+                     "rerun on a quieter machine for firmer req/s" % (noisy, 4 * args.rounds))
+    lines.append(cov_line("coverage after GET /json load (2 workers)", cov[0], True))
+    lines.append(cov_line("after POST /items + GET /items/1 load", cov[1], False))
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text)
     print(text)
+
+
+def fmt_us(v):
+    return "%.2f" % v if v is not None else "n/a"
 
 
 def engine_cpu():
