@@ -11,8 +11,6 @@
 # with it, SCRAM authentication goes through OpenSSL's EVP layer, whose initialisation alone
 # touched 1.7 MB more of the binary (2 workers, 4 connections: 4.57 MB RSS against 2.56 MB);
 # without it, libpq uses PostgreSQL's own SHA-256 and HMAC, and TLS (sslmode=require) is off.
-# The source comes through apt (deb-src, in a private apt state under $1.work, so the machine's
-# apt configuration is not changed); apt checks it against Debian's signed index.
 set -eu
 out=${1:-build/deps/libpq}
 tls=${2:-none}
@@ -30,39 +28,10 @@ work="$out.work"
 exec 9>"$out.lock"
 flock 9 # parallel configures (several build dirs) build it once
 [ -f "$out/lib/libpq.a" ] && exit 0
-rm -rf "$work" && mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
+rm -rf "$work" && mkdir -p "$work"
 work=$(cd "$work" && pwd)
-cat >"$work/apt/sources.list" <<EOF
-deb-src http://deb.debian.org/debian bookworm main
-deb-src http://deb.debian.org/debian-security bookworm-security main
-deb-src http://deb.debian.org/debian bookworm-updates main
-EOF
-apt_opts="-o Dir::Etc::SourceList=$work/apt/sources.list -o Dir::Etc::SourceParts=/nonexistent
- -o Dir::State::Lists=$work/apt/lists -o Dir::Cache=$work/apt/cache -o Debug::NoLocking=1"
 echo "libpq: fetching Debian's postgresql-15 source"
-# shellcheck disable=SC2086
-apt-get $apt_opts -q update >"$work/apt.log" 2>&1 || {
-    cat "$work/apt.log" >&2
-    exit 1
-}
-# The newest version first; a mirror may not carry every version's source yet.
-# shellcheck disable=SC2086
-versions=$(apt-cache $apt_opts showsrc postgresql-15 | sed -n 's/^Version: //p' | sort -rV)
-fetched=""
-for v in $versions; do
-    # shellcheck disable=SC2086
-    if (cd "$work" && apt-get $apt_opts -q source --download-only "postgresql-15=$v" \
-        >>"$work/apt.log" 2>&1); then
-        fetched=$v
-        break
-    fi
-done
-if [ -z "$fetched" ]; then
-    echo "libpq: cannot download the postgresql-15 source package (see $work/apt.log)" >&2
-    exit 1
-fi
-dsc=$(ls "$work"/postgresql-15_*.dsc)
-dpkg-source -q -x "$dsc" "$work/src" >/dev/null 2>&1
+fetched=$(sh "$(dirname "$0")/debian-source.sh" postgresql-15 "$work/src")
 echo "libpq: building libpq $fetched (static, TLS: $tls, no GSSAPI/LDAP)"
 cd "$work/src"
 ./configure --quiet --without-readline --without-zlib --without-icu --without-gssapi \

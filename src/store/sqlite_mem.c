@@ -14,8 +14,8 @@
 /* Lookaside is a per-connection slab for SQLite's small, short-lived objects. The default
  * (1200-byte slots x 40, 48 KiB) is taken whole when a connection opens, and we open one connection
  * per worker. The items store's statements are few and prepared once; 128-byte slots x 64 (8 KiB)
- * keep most small allocations off malloc with most of those bytes in use. Debian's libsqlite3 is
- * built with SQLITE_OMIT_LOOKASIDE, where this is a no-op; other builds get the small slab. */
+ * keep most small allocations off malloc with most of those bytes in use (a SQLite built with
+ * SQLITE_OMIT_LOOKASIDE, as Debian's is, ignores this; crest's own build takes the small slab). */
 enum {
     LOOKASIDE_SLOT_BYTES = 128,
     LOOKASIDE_SLOTS = 64,
@@ -86,7 +86,7 @@ static void setup_once(void)
      * cache_size, and a fresh file store costs about 54 KiB instead of 134 KiB. */
     if (rc == SQLITE_OK)
         rc = sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
-    /* Debian builds SQLite with SQLITE_USE_URI=1, which makes every filename that starts with
+    /* A SQLite built with SQLITE_USE_URI=1 (Debian's is) makes every filename that starts with
      * "file:" a URI (with ?mode=, ?vfs=, ...) even without SQLITE_OPEN_URI: --db takes paths. */
     if (rc == SQLITE_OK)
         rc = sqlite3_config(SQLITE_CONFIG_URI, 0);
