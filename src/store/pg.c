@@ -104,7 +104,6 @@ struct pg_call {
     enum stmt stmt;
     bool write;
     bool abandoned;    /* answered already (timed out): its result is read and dropped */
-    bool ends_segment; /* a Sync follows it */
     store_done_fn cb;
     void *ud;
     struct store_alloc out;
