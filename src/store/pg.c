@@ -103,7 +103,7 @@ struct pg_call {
     struct pg_call *next;
     enum stmt stmt;
     bool write;
-    bool abandoned;    /* answered already (timed out): its result is read and dropped */
+    bool abandoned; /* answered already (timed out): its result is read and dropped */
     store_done_fn cb;
     void *ud;
     struct store_alloc out;
@@ -151,7 +151,7 @@ struct pg_store {
     bool logged_down; /* "unreachable" is said once per outage, not per retry */
     unsigned n_conns;
     unsigned next_conn;
-    struct pg_conn *batch; /* the connection collecting this turn's calls (pipeline mode) */
+    unsigned unsynced;     /* connections with calls sent since their last Sync (pipeline mode) */
     struct pg_conn *conns; /* MEM_DB */
     struct pg_call *waiting, *waiting_tail; /* no pipeline: calls waiting for a free connection */
     struct mem_pool calls;
@@ -521,10 +521,10 @@ static void conn_lost(struct pg_conn *c, int status, enum obs_db_error why)
     obs_db_error(s->stats, why);
     struct pg_call *sent = c->sent, *done = c->done;
     c->sent = c->sent_tail = c->done = c->done_tail = NULL;
+    if (c->unsynced)
+        s->unsynced--;
     c->n_sent = c->unsynced = c->syncs_due = 0;
     c->segment_failed = false;
-    if (s->batch == c)
-        s->batch = NULL;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
     if (c->backoff_ms > BACKOFF_MAX_MS)
         c->backoff_ms = BACKOFF_MAX_MS;
@@ -790,12 +790,10 @@ static void conn_on_event(struct net_watch *w, uint32_t events)
 /* ------------------------------------------------------------------------------------------------
  * Sending */
 
-/* The connection a call goes out on: this turn's batch if there is one, else the ready connection
+/* The connection a call goes out on: the ready connection
  * with the fewest calls in flight (without pipeline mode: an idle one). NULL: none. */
 static struct pg_conn *pick_conn(struct pg_store *s)
 {
-    if (s->pipeline && s->batch && s->batch->state == C_READY)
-        return s->batch;
     struct pg_conn *best = NULL;
     for (unsigned k = 0; k < s->n_conns; k++) {
         struct pg_conn *c = &s->conns[(s->next_conn + k) % s->n_conns];
@@ -833,6 +831,7 @@ static int conn_sync(struct pg_conn *c)
     if (!PQpipelineSync(c->pq))
         return -EIO;
     c->unsynced = 0;
+    c->store->unsynced--;
     c->syncs_due++;
     return conn_flush(c);
 }
@@ -852,8 +851,8 @@ static int send_call(struct pg_conn *c, struct pg_call *call)
     conn_set_state(c, C_READY);
     if (!s->pipeline)
         return conn_flush(c);
-    c->unsynced++;
-    s->batch = c;
+    if (c->unsynced++ == 0)
+        s->unsynced++;
     if (!s->group)
         return conn_sync(c);
     return 0;
@@ -873,8 +872,8 @@ static void pump_waiting(struct pg_store *s)
             conn_lost(c, -EIO, OBS_DB_ERR_LOST);
         }
     }
-    if (s->pipeline && s->batch && conn_sync(s->batch) != 0)
-        conn_lost(s->batch, -EIO, OBS_DB_ERR_LOST); /* the turn's flush may have run already */
+    if (s->pipeline)
+        s->base.ops->flush(&s->base); /* the turn's flush may have run already */
     for (unsigned k = 0; k < s->n_conns; k++)
         if (s->conns[k].state == C_READY)
             conn_arm_timer(&s->conns[k]);
@@ -1089,20 +1088,20 @@ static void pg_set_group_commit(struct store *store, bool on)
         store->ops->flush(store);
 }
 
-/* Ends the turn's segment: one Sync (one commit) for every call of the turn. */
+/* Ends the turn's segments: one Sync (one commit) per connection for the calls of the turn. */
 static void pg_flush(struct store *store)
 {
     struct pg_store *s = pg_of(store);
-    struct pg_conn *c = s->batch;
-    s->batch = NULL;
-    if (c && c->state == C_READY && conn_sync(c) != 0)
-        conn_lost(c, -EIO, OBS_DB_ERR_LOST);
+    for (unsigned k = 0; k < s->n_conns && s->unsynced; k++) {
+        struct pg_conn *c = &s->conns[k];
+        if (c->state == C_READY && c->unsynced && conn_sync(c) != 0)
+            conn_lost(c, -EIO, OBS_DB_ERR_LOST);
+    }
 }
 
 static bool pg_pending(const struct store *store)
 {
-    const struct pg_store *s = (const struct pg_store *)store;
-    return s->batch && s->batch->unsynced > 0;
+    return ((const struct pg_store *)store)->unsynced > 0;
 }
 
 static bool pg_up(const struct store *store)
