@@ -308,10 +308,9 @@ def test_password_never_appears_in_output_metrics_debug_or_errors(start_crest, p
     assert_no_password(texts)
 
 
-@pytest.mark.xfail(reason="crest prints its ready line before the PostgreSQL pools connect, "
-                   "so requests in the first tens of ms get 503 (reported with issue 9)",
-                   strict=False)
 def test_requests_right_after_the_ready_line_are_served(start_crest, pg_url):
+    """The pools connect in the background after the ready line (/healthz says 503 meanwhile),
+    but an item request that comes first waits for its worker's connection instead of a 503."""
     srv = start_crest("--db", pg_url, workers=2)  # returns at "Application startup complete."
     statuses = [call(srv, "GET", "/items").status for _ in range(20)]
     assert statuses == [200] * 20, statuses
