@@ -210,6 +210,12 @@ def measure_ready(s):
 # Report.
 
 
+def shown_path(path):
+    """Relative to the repository when inside it, else absolute."""
+    rel = os.path.relpath(path, REPO_DIR)
+    return path if rel.startswith("..") else rel
+
+
 def pct(x):
     return "—" if x is None else "%.0f %%" % (100 * x)
 
@@ -228,7 +234,7 @@ def report(args, crest_bin, cluster, busy, ready, runs, notes, seconds_taken):
                                             platform.release()),
         "- %s (%s); %s, a cluster of its own (tests/e2e/pg.py: fsync on, scram-sha-256 over "
         "127.0.0.1, shared_buffers 32MB); load: %s" % (
-            lib.first_line([crest_bin, "--version"]), os.path.relpath(crest_bin, REPO_DIR),
+            lib.first_line([crest_bin, "--version"]), shown_path(crest_bin),
             pg_version, wrk),
         "- pinning: the server under test on %s; wrk on %s; PostgreSQL (postmaster and "
         "backends) on %s" % (server_pin, load_pin, pg_pin),
