@@ -40,7 +40,8 @@ enum {
     BACKOFF_FIRST_MS = 50,
     BACKOFF_MAX_MS = 1000, /* a restarted server is back in service within a second */
     ALL_FIELDS = STORE_NAME | STORE_DESCRIPTION | STORE_PRICE | STORE_TAX | STORE_TAGS,
-    OPS_KEPT = 256, /* free call records a store keeps for reuse */
+    OPS_KEPT = 256,  /* free call records a store keeps for reuse */
+    MAX_GROUP = 128, /* reads by id answered by one statement */
 };
 
 /* pg_advisory_xact_lock key: "crest" in ASCII, so other applications' keys are unlikely to clash.
@@ -60,13 +61,14 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SCHEMA_VERSION,
 #define ITEM_COLUMNS "id, name, description, price, tax, tags"
 enum item_column { COL_ID, COL_NAME, COL_DESCRIPTION, COL_PRICE, COL_TAX, COL_TAGS };
 
-enum stmt { ST_CREATE, ST_GET, ST_LIST, ST_UPDATE, ST_DELETE, ST_COUNT };
+enum stmt { ST_CREATE, ST_GET, ST_LIST, ST_UPDATE, ST_DELETE, ST_GET_MANY, ST_COUNT };
 
 /* Parameter types (OIDs of PostgreSQL's built-in types), so nothing is left to inference. */
 #define OID_INT8 20
 #define OID_INT4 23
 #define OID_TEXT 25
 #define OID_FLOAT8 701
+#define OID_INT8_ARRAY 1016
 
 static const struct {
     const char *name;
@@ -96,6 +98,11 @@ static const struct {
                    7,
                    {OID_TEXT, OID_TEXT, OID_FLOAT8, OID_FLOAT8, OID_TEXT, OID_INT8, OID_INT4}},
     [ST_DELETE] = {"crest_delete", "DELETE FROM items WHERE id = $1 RETURNING id", 1, {OID_INT8}},
+    /* the reads by id of one event-loop turn, in one statement (see pg_get) */
+    [ST_GET_MANY] = {"crest_get_many",
+                     "SELECT " ITEM_COLUMNS " FROM items WHERE id = ANY($1)",
+                     1,
+                     {OID_INT8_ARRAY}},
 };
 
 /* One call: sent, waiting for its result, then (pipeline mode) for its segment's Sync. */
@@ -106,6 +113,8 @@ struct pg_call {
     bool abandoned; /* answered already (timed out): its result is read and dropped */
     store_done_fn cb;
     void *ud;
+    int64_t id;              /* ST_GET: the item read */
+    struct pg_call *members; /* ST_GET_MANY: the reads it answers, linked by next */
     struct store_alloc out;
     uint64_t sent_us;
     int status;
@@ -154,6 +163,7 @@ struct pg_store {
     unsigned unsynced;     /* connections with calls sent since their last Sync (pipeline mode) */
     struct pg_conn *conns; /* MEM_DB */
     struct pg_call *waiting, *waiting_tail; /* no pipeline: calls waiting for a free connection */
+    struct pg_call *gets, *gets_tail;       /* this turn's reads by id, sent together at flush */
     struct mem_pool calls;
 };
 
@@ -225,15 +235,31 @@ static void log_line(const struct pg_store *s, const char *what, const char *det
 
 static void call_free(struct pg_store *s, struct pg_call *call)
 {
+    while (call->members) {
+        struct pg_call *m = call->members;
+        call->members = m->next;
+        call_free(s, m);
+    }
     for (int i = 0; i < call->n_params; i++)
         mem_strfree(MEM_DB, call->params[i]);
     mem_pool_put(&s->calls, call);
 }
 
-/* Runs a finished call's callback (unless it was answered already) and frees it. */
+/* Runs a finished call's callback (unless it was answered already) and frees it; a group's
+ * reads each get their own answer, or the group's failure. */
 static void call_finish(struct pg_store *s, struct pg_call *call)
 {
-    if (!call->abandoned) {
+    struct pg_call *m = call->members;
+    call->members = NULL;
+    while (m) {
+        struct pg_call *next = m->next;
+        if (call->status)
+            m->status = call->status;
+        m->abandoned |= call->abandoned;
+        call_finish(s, m);
+        m = next;
+    }
+    if (!call->abandoned && call->cb) {
         bool ok = call->status == 0;
         call->cb(call->ud, call->status, ok ? call->items : NULL, ok ? call->n : 0);
     }
@@ -330,6 +356,26 @@ static int read_rows(struct pg_call *call, const PGresult *res)
             return rc;
     }
     call->n = (size_t)rows;
+    return 0;
+}
+
+/* A group's rows, each to the reads that asked for its id (a read may be repeated). */
+static int read_members(struct pg_call *group, const PGresult *res)
+{
+    int rows = PQntuples(res);
+    for (struct pg_call *m = group->members; m; m = m->next) {
+        if (m->abandoned)
+            continue;
+        m->status = -ENOENT;
+        for (int r = 0; r < rows; r++) {
+            if (strtoll(PQgetvalue(res, r, COL_ID), NULL, 10) != m->id)
+                continue;
+            m->items = m->out.alloc(m->out.ctx, sizeof(*m->items));
+            m->status = m->items ? read_row(res, r, &m->out, m->items) : -ENOMEM;
+            m->n = m->status == 0;
+            break;
+        }
+    }
     return 0;
 }
 
@@ -466,6 +512,17 @@ static void conn_cancel(struct pg_conn *c)
     atomic_fetch_sub(&cancels_running, 1);
 }
 
+/* Answers a call (each read of a group) before its result came; the result is dropped. */
+static void answer_early(struct pg_call *call, int status)
+{
+    call->abandoned = true;
+    for (struct pg_call *m = call->members; m; m = m->next)
+        if (!m->abandoned)
+            answer_early(m, status);
+    if (call->cb)
+        call->cb(call->ud, status, NULL, 0);
+}
+
 /* Calls past the deadline are answered -ETIMEDOUT now and their query cancelled; a connection
  * whose oldest call was already cancelled once and still has no answer is given up on. */
 static void conn_timeout(struct pg_conn *c)
@@ -481,10 +538,9 @@ static void conn_timeout(struct pg_conn *c)
     for (struct pg_call *call = c->sent; call; call = call->next) {
         if (call->abandoned || now - call->sent_us < limit)
             continue;
-        call->abandoned = true;
         expired = true;
         obs_db_error(s->stats, OBS_DB_ERR_TIMEOUT);
-        call->cb(call->ud, -ETIMEDOUT, NULL, 0);
+        answer_early(call, -ETIMEDOUT);
     }
     if (expired)
         conn_cancel(c);
@@ -731,7 +787,9 @@ static void take_result(struct pg_conn *c, PGresult *res)
     if (!call->abandoned)
         obs_db_query(s->stats, net_loop_clock_us(s->loop) - call->sent_us);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        call->status = call->abandoned ? -ETIMEDOUT : read_rows(call, res);
+        call->status = call->abandoned             ? -ETIMEDOUT
+                       : call->stmt == ST_GET_MANY ? read_members(call, res)
+                                                   : read_rows(call, res);
     } else if (st == PGRES_PIPELINE_ABORTED) {
         call->status = -EIO;
         c->segment_failed = true;
@@ -879,6 +937,8 @@ static void pump_waiting(struct pg_store *s)
             conn_arm_timer(&s->conns[k]);
 }
 
+/* Sends a call, or queues it for a connection being opened. -EIO: no connection can take it
+ * (the call is still the caller's). */
 static int submit(struct pg_store *s, struct pg_call *call)
 {
     struct pg_conn *c = pick_conn(s);
@@ -888,12 +948,9 @@ static int submit(struct pg_store *s, struct pg_call *call)
         push(&s->waiting, &s->waiting_tail, call);
         return 0;
     }
-    if (!c) {
-        call_free(s, call);
+    if (!c)
         return -EIO; /* no connection up: answered at once, never queued without bound */
-    }
     if (send_call(c, call) != 0) {
-        call_free(s, call);
         conn_lost(c, -EIO, OBS_DB_ERR_LOST);
         return -EIO;
     }
@@ -940,6 +997,19 @@ static int param_int(struct pg_call *call, int64_t v)
     char text[24];
     int len = snprintf(text, sizeof(text), "%lld", (long long)v);
     return param(call, text, (size_t)len);
+}
+
+/* The ids of a group's reads as an int8[] literal: {1,2,3}. */
+static int param_ids(struct pg_call *group, const struct pg_call *members)
+{
+    char text[MAX_GROUP * 21 + 3];
+    size_t len = 0;
+    text[len++] = '{';
+    for (const struct pg_call *m = members; m; m = m->next)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%lld", m == members ? "" : ",",
+                                (long long)m->id);
+    text[len++] = '}';
+    return param(group, text, len);
 }
 
 /* %.17g reads back to the same double; float8 input accepts it. */
@@ -1000,11 +1070,48 @@ static bool item_ok(const struct store_item *in, unsigned fields)
 
 static int start(struct pg_store *s, struct pg_call *call, int rc)
 {
-    if (rc) {
+    if (rc == 0)
+        rc = submit(s, call);
+    if (rc)
         call_free(s, call);
-        return rc;
+    return rc;
+}
+
+/* Sends the turn's reads by id: one ST_GET_MANY per MAX_GROUP of them (a lone one as ST_GET).
+ * Their callers were told 0, so a failure is answered through their callbacks. */
+static void send_gets(struct pg_store *s)
+{
+    while (s->gets) {
+        struct pg_call *group = s->gets, *last = s->gets;
+        int n = 1;
+        while (last->next && n < MAX_GROUP) {
+            last = last->next;
+            n++;
+        }
+        s->gets = last->next;
+        if (!s->gets)
+            s->gets_tail = NULL;
+        last->next = NULL;
+        int rc = 0;
+        if (n == 1) {
+            rc = param_int(group, group->id);
+        } else {
+            struct pg_call *members = group;
+            group = call_new(s, ST_GET_MANY, NULL, NULL, NULL);
+            if (!group) {
+                finish_list(s, members, -ENOMEM);
+                continue;
+            }
+            group->members = members;
+            rc = param_ids(group, members);
+        }
+        if (rc == 0)
+            rc = submit(s, group);
+        if (rc) {
+            group->status = rc;
+            call_finish(s, group);
+        }
     }
-    return submit(s, call);
 }
 
 static int pg_create(struct store *store, const struct store_item *in,
@@ -1048,9 +1155,18 @@ static int pg_get(struct store *store, int64_t id, const struct store_alloc *out
     struct pg_store *s = pg_of(store);
     if (!args_ok(store, out, cb) || !out)
         return -EINVAL;
+    if (!any_ready(s) && !any_connecting(s))
+        return -EIO;
     struct pg_call *call = call_new(s, ST_GET, out, cb, ud);
     if (!call)
         return -ENOMEM;
+    call->id = id;
+    if (s->pipeline && s->group) {
+        /* the turn's reads by id go out together at flush, as one statement: one executor run
+         * and one index scan for many requests instead of one each */
+        push(&s->gets, &s->gets_tail, call);
+        return 0;
+    }
     return start(s, call, param_int(call, id));
 }
 
@@ -1092,6 +1208,7 @@ static void pg_set_group_commit(struct store *store, bool on)
 static void pg_flush(struct store *store)
 {
     struct pg_store *s = pg_of(store);
+    send_gets(s);
     for (unsigned k = 0; k < s->n_conns && s->unsynced; k++) {
         struct pg_conn *c = &s->conns[k];
         if (c->state == C_READY && c->unsynced && conn_sync(c) != 0)
@@ -1101,7 +1218,8 @@ static void pg_flush(struct store *store)
 
 static bool pg_pending(const struct store *store)
 {
-    return ((const struct pg_store *)store)->unsynced > 0;
+    const struct pg_store *s = (const struct pg_store *)store;
+    return s->unsynced > 0 || s->gets;
 }
 
 static bool pg_up(const struct store *store)
@@ -1140,6 +1258,8 @@ static void pg_close(struct store *store)
     }
     while (s->waiting)
         call_free(s, pop(&s->waiting, &s->waiting_tail));
+    while (s->gets)
+        call_free(s, pop(&s->gets, &s->gets_tail));
     mem_pool_fini(&s->calls);
     mem_free(MEM_DB, s->conns, s->n_conns * sizeof(*s->conns));
     mem_strfree(MEM_DB, s->url);
