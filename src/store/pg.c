@@ -15,8 +15,8 @@
  * answered -ETIMEDOUT at once, its late result ignored; a store with no ready connection answers
  * -EIO at once. The schema is created and migrated by the first connection of each store, under
  * an advisory lock, so instances starting together do not race. */
+#include "store/item.h"
 #include "store/store.h"
-#include "store/tags.h"
 
 #include "mem/mem.h"
 #include "mem/pool.h"
@@ -39,9 +39,8 @@ enum {
     MAX_POOL = 64,
     BACKOFF_FIRST_MS = 50,
     BACKOFF_MAX_MS = 1000, /* a restarted server is back in service within a second */
-    ALL_FIELDS = STORE_NAME | STORE_DESCRIPTION | STORE_PRICE | STORE_TAX | STORE_TAGS,
-    OPS_KEPT = 256,  /* free call records a store keeps for reuse */
-    MAX_GROUP = 128, /* reads by id answered by one statement */
+    OPS_KEPT = 256,        /* free call records a store keeps for reuse */
+    MAX_GROUP = 128,       /* reads by id answered by one statement */
 };
 
 /* pg_advisory_xact_lock key: "crest" in ASCII, so other applications' keys are unlikely to clash.
@@ -1055,19 +1054,6 @@ static bool args_ok(struct store *s, const struct store_alloc *out, store_done_f
     return s && cb && (out == NULL || out->alloc);
 }
 
-static bool item_ok(const struct store_item *in, unsigned fields)
-{
-    if (!in || (fields & ~(unsigned)ALL_FIELDS))
-        return false;
-    if ((fields & STORE_NAME) && !in->name.ptr)
-        return false;
-    if ((fields & STORE_PRICE) && isnan(in->price))
-        return false;
-    if ((fields & STORE_TAX) && in->has_tax && isnan(in->tax))
-        return false;
-    return !((fields & STORE_TAGS) && in->n_tags > 0 && !in->tags);
-}
-
 static int start(struct pg_store *s, struct pg_call *call, int rc)
 {
     if (rc == 0)
@@ -1118,19 +1104,19 @@ static int pg_create(struct store *store, const struct store_item *in,
                      const struct store_alloc *out, store_done_fn cb, void *ud)
 {
     struct pg_store *s = pg_of(store);
-    if (!args_ok(store, out, cb) || !out || !item_ok(in, ALL_FIELDS))
+    if (!args_ok(store, out, cb) || !out || !store_item_ok(in, STORE_ALL_FIELDS))
         return -EINVAL;
     struct pg_call *call = call_new(s, ST_CREATE, out, cb, ud);
     if (!call)
         return -ENOMEM;
-    return start(s, call, item_params(call, in, ALL_FIELDS));
+    return start(s, call, item_params(call, in, STORE_ALL_FIELDS));
 }
 
 static int pg_patch(struct store *store, const struct store_item *in, unsigned fields,
                     const struct store_alloc *out, store_done_fn cb, void *ud)
 {
     struct pg_store *s = pg_of(store);
-    if (!args_ok(store, out, cb) || !out || !item_ok(in, fields))
+    if (!args_ok(store, out, cb) || !out || !store_item_ok(in, fields))
         return -EINVAL;
     struct pg_call *call = call_new(s, ST_UPDATE, out, cb, ud);
     if (!call)
@@ -1146,7 +1132,7 @@ static int pg_patch(struct store *store, const struct store_item *in, unsigned f
 static int pg_replace(struct store *store, const struct store_item *in,
                       const struct store_alloc *out, store_done_fn cb, void *ud)
 {
-    return pg_patch(store, in, ALL_FIELDS, out, cb, ud);
+    return pg_patch(store, in, STORE_ALL_FIELDS, out, cb, ud);
 }
 
 static int pg_get(struct store *store, int64_t id, const struct store_alloc *out, store_done_fn cb,

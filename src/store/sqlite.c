@@ -5,7 +5,7 @@
  * since (one fsync for a whole event-loop turn of requests, with synchronous=FULL kept). Several
  * workers, or processes, share the file through WAL and SQLite's locks: readers never wait for the
  * writer, writers queue on busy_timeout. The allocator routing is sqlite_mem.c's, the tags column
- * codec tags.c's. */
+ * codec item.c's. */
 #include "store/sqlite_int.h"
 
 #include "mem/mem.h"
@@ -25,7 +25,6 @@ enum {
      * single-row transaction, even with an fsync each, so it only fires on a stuck writer. */
     BUSY_TIMEOUT_MS = 5000,
     WAL_RETRY_MS = 5,
-    ALL_FIELDS = STORE_NAME | STORE_DESCRIPTION | STORE_PRICE | STORE_TAX | STORE_TAGS,
     FIRST_PAGE_ITEMS = 16,
 };
 
@@ -424,19 +423,6 @@ static bool args_ok(struct sqlite_store *s, const struct store_alloc *out, store
 
 /* What SQLite could not store as given: a NULL name (NOT NULL), NaN (SQLite turns it into NULL,
  * so a NaN tax would silently read back as null), tags counted but missing. */
-static bool item_ok(const struct store_item *in, unsigned fields)
-{
-    if (!in || (fields & ~(unsigned)ALL_FIELDS))
-        return false;
-    if ((fields & STORE_NAME) && !in->name.ptr)
-        return false;
-    if ((fields & STORE_PRICE) && isnan(in->price))
-        return false;
-    if ((fields & STORE_TAX) && in->has_tax && isnan(in->tax))
-        return false;
-    return !(fields & STORE_TAGS) || in->n_tags == 0 || in->tags;
-}
-
 static int sqlite_create(struct store *store, const struct store_item *in,
                          const struct store_alloc *out, store_done_fn cb, void *ud)
 {
@@ -445,9 +431,9 @@ static int sqlite_create(struct store *store, const struct store_item *in,
     struct store_item *item = NULL;
     int status;
 
-    if (!args_ok(s, out, cb) || !item_ok(in, ALL_FIELDS))
+    if (!args_ok(s, out, cb) || !store_item_ok(in, STORE_ALL_FIELDS))
         return -EINVAL;
-    status = bind_item(s, ST_INSERT, in, ALL_FIELDS, &tags);
+    status = bind_item(s, ST_INSERT, in, STORE_ALL_FIELDS, &tags);
     if (status == 0)
         status = txn_begin(s);
     if (status == 0)
@@ -468,7 +454,7 @@ static int sqlite_patch(struct store *store, const struct store_item *in, unsign
     struct store_item *item = NULL;
     int status;
 
-    if (!args_ok(s, out, cb) || !item_ok(in, fields))
+    if (!args_ok(s, out, cb) || !store_item_ok(in, fields))
         return -EINVAL;
     status = bind_item(s, ST_UPDATE, in, fields, &tags);
     if (status == 0 && (sqlite3_bind_int64(st, P_ID, in->id) != SQLITE_OK ||
@@ -488,7 +474,7 @@ static int sqlite_patch(struct store *store, const struct store_item *in, unsign
 static int sqlite_replace(struct store *store, const struct store_item *in,
                           const struct store_alloc *out, store_done_fn cb, void *ud)
 {
-    return sqlite_patch(store, in, ALL_FIELDS, out, cb, ud);
+    return sqlite_patch(store, in, STORE_ALL_FIELDS, out, cb, ud);
 }
 
 /* Reads run outside any explicit transaction: one statement is its own consistent snapshot. */

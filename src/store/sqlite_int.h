@@ -4,8 +4,8 @@
 #define CREST_STORE_SQLITE_INT_H
 
 #include "crest.h"
+#include "store/item.h"
 #include "store/store.h"
-#include "store/tags.h"
 
 #include <sqlite3.h>
 

@@ -42,6 +42,7 @@ enum store_field {
     STORE_PRICE = 1 << 2,
     STORE_TAX = 1 << 3,
     STORE_TAGS = 1 << 4,
+    STORE_ALL_FIELDS = STORE_NAME | STORE_DESCRIPTION | STORE_PRICE | STORE_TAX | STORE_TAGS,
 };
 
 /* status: 0; -ENOENT (no such item); -EBUSY, -EIO, -ENOSPC, -EROFS, -ENOMEM (the store could not

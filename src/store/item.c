@@ -1,11 +1,13 @@
-/* store/tags.c: an item's tags as one text column, a JSON array of strings. The crest_json
- * writer encodes them (so what is stored is always valid UTF-8 and valid JSON, readable by any
- * tool); a reader of exactly that shape decodes them straight into the caller's memory. The full
- * JSON parser lives in app/, above the store, and would build a tree we only copy out of; this
- * reader knows arrays of strings only, which is all the column ever holds. */
-#include "store/tags.h"
+/* store/item.c: what both backends share about an item. Its tags are one text column, a JSON
+ * array of strings: the crest_json writer encodes them (so what is stored is always valid UTF-8
+ * and valid JSON, readable by any tool); a reader of exactly that shape decodes them straight into
+ * the caller's memory. The full JSON parser lives in app/, above the store, and would build a tree
+ * we only copy out of; this reader knows arrays of strings only, which is all the column ever
+ * holds. And the check of the fields a backend is given. */
+#include "store/item.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 int store_tags_encode(const struct crest_str *tags, uint32_t n_tags, struct crest_json **out)
@@ -230,4 +232,17 @@ int store_tags_decode(const char *text, size_t len, const struct store_alloc *ou
     *tags = t;
     *n_tags = n;
     return 0;
+}
+
+bool store_item_ok(const struct store_item *in, unsigned fields)
+{
+    if (!in || (fields & ~(unsigned)STORE_ALL_FIELDS))
+        return false;
+    if ((fields & STORE_NAME) && !in->name.ptr)
+        return false;
+    if ((fields & STORE_PRICE) && isnan(in->price))
+        return false;
+    if ((fields & STORE_TAX) && in->has_tax && isnan(in->tax))
+        return false;
+    return !(fields & STORE_TAGS) || in->n_tags == 0 || in->tags;
 }

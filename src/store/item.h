@@ -1,7 +1,8 @@
-/* store/tags.h: an item's tags as one text column, a JSON array of strings: the form both backends
- * store them in (SQLite TEXT, PostgreSQL text), readable by any tool. */
-#ifndef CREST_STORE_TAGS_H
-#define CREST_STORE_TAGS_H
+/* store/item.h: what both backends share about an item: its tags as one text column, a JSON array
+ * of strings (SQLite TEXT, PostgreSQL text), readable by any tool; and the check of the fields
+ * they are given. */
+#ifndef CREST_STORE_ITEM_H
+#define CREST_STORE_ITEM_H
 
 #include "crest.h"
 #include "store/store.h"
@@ -15,5 +16,10 @@ int store_tags_encode(const struct crest_str *tags, uint32_t n_tags, struct cres
  * 0, -ENOMEM, -EIO (not such an array: the stored row is corrupt). */
 int store_tags_decode(const char *text, size_t len, const struct store_alloc *out,
                       struct crest_str **tags, uint32_t *n_tags);
+
+/* Whether the fields of `in` named in `fields` are ones a backend can store (store.h's -EINVAL
+ * rule): only enum store_field bits, a name, a price and a tax that are not NaN, tags when
+ * n_tags > 0. */
+bool store_item_ok(const struct store_item *in, unsigned fields);
 
 #endif
