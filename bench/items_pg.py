@@ -42,7 +42,12 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, BENCH_DIR)
 sys.path.insert(1, os.path.join(REPO_DIR, "tests", "e2e"))
 import lib  # noqa: E402  (servers as children, smaps, wrk's output, pinning, formatting)
-import pg  # noqa: E402  (tests/e2e/pg.py: a PostgreSQL cluster of our own)
+
+try:
+    import pg  # noqa: E402  (tests/e2e/pg.py: a PostgreSQL cluster of our own; needs pytest)
+except ImportError as e:
+    sys.exit("items_pg.py uses tests/e2e/pg.py, which needs %s: sh tools/ensure-packages.sh "
+             "python3-pytest postgresql" % e.name)
 
 MB = lib.MB
 PYTHON = "/usr/bin/python3"

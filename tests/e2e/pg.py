@@ -164,11 +164,12 @@ class Postgres:
         self.running = True
         self.wait_ready()
 
-    def stop(self):
-        """pg_ctl stop -m fast; SIGKILL to the postmaster (by its pid) if that failed."""
+    def stop(self, mode="fast"):
+        """pg_ctl stop -m fast (or "immediate": a crash, recovered from the WAL at the next
+        start); SIGKILL to the postmaster (by its pid) if that failed."""
         pid = self.postmaster_pid()
         try:
-            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-t", "20", "-D", self.data,
+            self._run("pg_ctl", "stop", "-w", "-m", mode, "-t", "20", "-D", self.data,
                       timeout=30, check=False)
         except subprocess.TimeoutExpired:
             pass

@@ -186,6 +186,30 @@ def test_restart_under_load_503s_then_full_service_no_hang_no_leak(start_crest, 
             assert growth <= TAG_TOLERANCE, f"{tag}: {why}"
 
 
+def test_postgresql_crash_mid_burst_loses_no_acknowledged_write(start_crest, pg_server, pg_url):
+    """pg_ctl stop -m immediate (no shutdown checkpoint: recovery from the WAL at the next start)
+    while writes pour in: every 201 was sent after its COMMIT, so every one is there after."""
+    srv = pg.wait_store_up(start_crest("--db", pg_url, workers=2))
+    try:
+        with pg.Load(srv.port, [], clients=4, prefix="crash") as load:
+            time.sleep(0.8)
+            pg_server.stop(mode="immediate")
+            time.sleep(0.3)
+            pg_server.start()
+            time.sleep(1.5)
+    finally:
+        if not pg_server.running:
+            pg_server.start()
+    assert load.failures == [], load.failures[:5]
+    assert set(load.statuses()) <= {201, 503}, sorted(set(load.statuses()))
+    acked = load.acknowledged()
+    assert len(acked) > 20, f"only {len(acked)} writes acknowledged"
+    with Conn(srv.port) as c:
+        for item_id, name in acked:
+            r = c.request(pg.item_request("GET", f"/items/{item_id}"))
+            assert r.status == 200 and r.json()["name"] == name, (item_id, name, r)
+
+
 # ---- a slow query ----
 
 
