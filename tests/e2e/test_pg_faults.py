@@ -6,13 +6,14 @@
 - `pg_ctl restart` under a read/write load: only 200, 201 and 503, every request answered (no
   hang, no crash), full service within 2 s, every acknowledged write present, tracked memory back
   to its level before;
+- PostgreSQL crashed (`pg_ctl stop -m immediate`) in a write burst: no acknowledged write lost;
 - a query held past --db-timeout by a lock: 503 within about the timeout, the query cancelled on
-  the server, service afterwards;
+  the server, service afterwards; crest's backends frozen (SIGSTOP): 503s all the same;
 - the password never in crest's output, /metrics, /debug/memory or error bodies;
 - DATABASE_URL, --db overriding it, postgres://, --db-pipeline off, --db-pool, the db metrics.
 
-Each test starts its own crest (start_crest stops it by pid) on a fresh database; a test that
-stops the session's PostgreSQL starts it again in a finally block.
+Each test starts its own crest (start_crest stops it by pid) on a fresh role and schema
+(pg_url); a test that stops the session's PostgreSQL starts it again in a finally block.
 """
 
 import json
