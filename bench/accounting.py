@@ -5,7 +5,8 @@ Builds crest twice (the normal build, and one with -DCREST_NO_ACCOUNTING=ON, whe
 counting compiles to nothing), runs both on CPU 0 with wrk on CPU 1, interleaved, best of N rounds:
 GET /json plain and pipelined 16 deep. Goal (observability issue): accounting costs <= 3 % req/s.
 Beside req/s, the server's CPU time per request (from /proc, best of the rounds): on a machine
-other processes share, req/s swings with their load, CPU per request much less.
+other processes share, req/s swings with their load, CPU per request less. And, when valgrind is
+installed, instructions per request under callgrind, which nothing else running can change.
 Then, after a load run on the normal build (2 workers, GET /json), reads /debug/memory: tracked
 bytes against glibc's in-use heap (mallinfo2(): uordblks + hblkhd), goal >= 95 %; and again after
 a run of POST /items and GET /items/1 (SQLite reads and writes on both workers), for comparison.
@@ -15,8 +16,12 @@ a run of POST /items and GET /items/1 (SQLite reads and writes on both workers),
 import argparse
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -25,6 +30,7 @@ REPO = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, BENCH_DIR)
 
 import engine  # noqa: E402  (Server, run_wrk, machine header helpers)
+import lib  # noqa: E402  (free_port)
 
 
 def build(dirname, extra):
@@ -81,6 +87,56 @@ def coverage(server, args):
     return pick(after_json), pick(after_items)
 
 
+def send_requests(port, n, deadline_s=120.0):
+    """n GET /json on one keep-alive connection, 16 per write, each batch answered in full."""
+    req = b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            break
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+    with sock:
+        done = 0
+        while done < n:
+            k = min(16, n - done)
+            sock.sendall(req * k)
+            got = b""
+            while got.count(b"HTTP/1.1 200") < k:
+                data = sock.recv(65536)
+                if not data:
+                    raise OSError("crest closed the connection")
+                got += data
+            done += k
+
+
+def callgrind_ir(binary, n):
+    """Instructions crest (1 worker) executes from start to exit when serving n requests."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = lib.free_port()
+        out = os.path.join(tmp, "cg.out")
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                 binary, "serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--workers", "1"], cwd=tmp, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            send_requests(port, n)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=120)
+        with open(out) as f:
+            return sum(int(line.split()[1]) for line in f if line.startswith("totals:"))
+
+
+def instructions_per_request(binary, n=20000):
+    """(Ir of start + 2000 + n requests - Ir of start + 2000 requests) / n: exact, and blind to
+    whatever else the machine runs."""
+    return (callgrind_ir(binary, 2000 + n) - callgrind_ir(binary, 2000)) / n
+
+
 def cov_line(label, cov, goal):
     if not cov or cov[0] is None or not cov[1]:
         return "- %s: /debug/memory not served by this build" % label
@@ -95,6 +151,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--conns", type=int, default=100)
+    ap.add_argument("--no-callgrind", action="store_true",
+                    help="skip counting instructions per request under valgrind")
     ap.add_argument("--out", default=os.path.join(BENCH_DIR, "results", "accounting.md"))
     args = ap.parse_args()
 
@@ -123,6 +181,11 @@ def main():
             print("round %d, accounting %s: plain %.0f, pipelined %.0f req/s; "
                   "CPU %s, %s us/request" % (r + 1, key, runs[0][0], runs[1][0],
                                              fmt_us(runs[0][1]), fmt_us(runs[1][1])), flush=True)
+
+    ir = None
+    if shutil.which("valgrind") and not args.no_callgrind:
+        ir = {key: instructions_per_request(binary)
+              for key, binary in (("on", with_acct), ("off", without))}
 
     s = engine.Server("cov", "cov", engine.make_build_crest(with_acct, 2))
     try:
@@ -153,6 +216,10 @@ def main():
         if cpu["on"][i] and cpu["off"][i]:
             line += "; CPU per request %+.1f %%" % ((cpu["on"][i] / cpu["off"][i] - 1) * 100)
         lines.append(line)
+    if ir:
+        lines.append("- instructions per GET /json (callgrind, 20,000 requests pipelined 16 deep, "
+                     "1 worker): %.0f with accounting, %.0f without: %+.1f %%"
+                     % (ir["on"], ir["off"], (ir["on"] / ir["off"] - 1) * 100))
     if noisy:
         lines.append("- %d of %d wrk runs had other processes using more than 10 %% of a CPU: "
                      "rerun on a quieter machine for firmer req/s" % (noisy, 4 * args.rounds))
