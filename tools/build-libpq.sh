@@ -22,12 +22,7 @@ openssl) ssl_flag=--with-ssl=openssl ;;
     exit 2
     ;;
 esac
-[ -f "$out/lib/libpq.a" ] && exit 0
-mkdir -p "$(dirname "$out")"
-work="$out.work"
-exec 9>"$out.lock"
-flock 9 # parallel configures (several build dirs) build it once
-[ -f "$out/lib/libpq.a" ] && exit 0
+work="$out.work" # CMake's crest_build_dep holds a lock: one build at a time
 rm -rf "$work" && mkdir -p "$work"
 work=$(cd "$work" && pwd)
 echo "libpq: fetching Debian's postgresql-15 source"

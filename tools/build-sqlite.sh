@@ -11,12 +11,7 @@
 # amalgamation usable; the OMITs that need a regenerated parser are not used).
 set -eu
 out=${1:-build/deps/sqlite}
-[ -f "$out/lib/libsqlite3.a" ] && exit 0
-mkdir -p "$(dirname "$out")"
-work="$out.work"
-exec 9>"$out.lock"
-flock 9 # parallel configures (several build dirs) build it once
-[ -f "$out/lib/libsqlite3.a" ] && exit 0
+work="$out.work" # CMake's crest_build_dep holds a lock: one build at a time
 rm -rf "$work" && mkdir -p "$work"
 work=$(cd "$work" && pwd)
 echo "sqlite: fetching Debian's sqlite3 source"
