@@ -22,7 +22,7 @@ BENCH_SECONDS ?= 10
 BENCH_CONNS   ?= 100
 BENCH_PEERS   ?=
 
-.PHONY: all build run test test-asan unit e2e asan install bench bench-engine bench-items format format-check clean deps-build deps-test deps-bench
+.PHONY: all build run test test-asan unit e2e asan install bench bench-engine bench-items bench-pg format format-check clean deps-build deps-test deps-bench
 
 all: build
 
@@ -73,6 +73,11 @@ bench-engine: deps-bench build
 
 bench-items: deps-bench build
 	$(PYTHON) bench/items.py --crest $(BUILD)/crest
+
+# the items service on PostgreSQL beside FastAPI + asyncpg (a cluster of its own, in a temp dir)
+bench-pg: deps-bench build
+	@sh tools/ensure-packages.sh postgresql python3-asyncpg python3-pytest python3-fastapi python3-uvicorn
+	$(PYTHON) bench/items_pg.py --crest $(BUILD)/crest
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -213,20 +213,23 @@ CREST_API void crest_store_redact_url(const char *url, char *buf, size_t cap)
         snprintf(pw, cap - (size_t)(pw - buf), "password=***");
 }
 
+/* One line per event on stderr, whatever libpq's message looks like (it may span lines). */
 static void log_line(const struct pg_store *s, const char *what, const char *detail)
 {
     char url[256], line[768];
     crest_store_redact_url(s->url, url, sizeof(url));
-    /* libpq's messages name host and port, never the password; they end with a newline */
-    snprintf(line, sizeof(line), "crest: store %s: %s%s%s", url, what, detail ? ": " : "",
-             detail ? detail : "\n");
-    size_t len = strlen(line);
-    if (len && line[len - 1] != '\n' && len + 1 < sizeof(line)) {
-        line[len++] = '\n';
-        line[len] = '\0';
-    }
-    ssize_t n = write(STDERR_FILENO, line, len);
-    (void)n; /* nowhere else to report it */
+    /* libpq's messages name host and port, never the password */
+    int len = snprintf(line, sizeof(line) - 1, "crest: store %s: %s%s%s", url, what,
+                       detail ? ": " : "", detail ? detail : "");
+    size_t n = len < 0 ? 0 : (size_t)len < sizeof(line) - 1 ? (size_t)len : sizeof(line) - 2;
+    while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+        n--;
+    for (size_t i = 0; i < n; i++)
+        if (line[i] == '\n' || line[i] == '\t')
+            line[i] = ' ';
+    line[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, n);
+    (void)w; /* nowhere else to report it */
 }
 
 /* ------------------------------------------------------------------------------------------------
