@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds a static libpq (with the libpgcommon and libpgport it needs) from Debian's postgresql-15
 # source package into $1 (default build/deps/libpq): include/ and lib/. $2: "none" (default) or
-# "openssl", the TLS library.
+# "openssl", the TLS library. $3: a header force-included into every file (crest's
+# src/store/pg_alloc.h, which routes libpq's malloc and free through crest's accounting).
 #
 # Why not Debian's own libpq.a: it is built with GSSAPI and LDAP, whose static libraries Debian
 # does not ship (krb5 has none; libldap.a needs GnuTLS and SASL plugins as static archives), and
@@ -14,6 +15,7 @@
 set -eu
 out=${1:-build/deps/libpq}
 tls=${2:-none}
+alloc_header=${3:+-include $(cd "$(dirname "$3")" && pwd)/$(basename "$3")}
 case "$tls" in
 none) ssl_flag="" ;; # no TLS library: configure's default
 openssl) ssl_flag=--with-ssl=openssl ;;
@@ -35,6 +37,8 @@ cd "$work/src"
     tail -20 "$work/configure.log" >&2
     exit 1
 }
+# the allocator header after configure, whose test programs link against the C library alone
+sed -i "s|^CFLAGS = \(.*\)|CFLAGS = \1 $alloc_header|" src/Makefile.global
 # the generated headers (utils/errcodes.h, ...) first: a subdirectory's make does not make them
 jobs=-j"$(nproc 2>/dev/null || echo 2)"
 { make -s -C src/backend generated-headers && make -s -C src/interfaces/libpq "$jobs"; } \

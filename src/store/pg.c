@@ -469,14 +469,18 @@ struct cancel_job {
 };
 
 /* Cancel threads running in the process: a server that hangs (stopped, partitioned) never answers
- * a cancel either, so they are capped rather than piled up once per timeout. */
+ * a cancel either, so they are capped rather than piled up once per timeout. One at a time: it
+ * frees libpq's PGcancel through crest's accounting, in a counter slot of its own, which two
+ * threads must not share. A timeout that finds it busy skips the cancel; the connection is closed
+ * after a second timeout anyway. */
 static _Atomic int cancels_running;
-enum { MAX_CANCELS = 4 };
+enum { MAX_CANCELS = 1, CANCEL_SLOT = MEM_MAX_SLOTS - 1 };
 
 static void *cancel_thread(void *arg)
 {
     struct cancel_job *job = arg;
     char why[256];
+    mem_thread_slot(CANCEL_SLOT);
     (void)PQcancel(job->cancel, why, sizeof(why)); /* a failed cancel: the query just runs on */
     PQfreeCancel(job->cancel);
     free(job);
