@@ -16,44 +16,13 @@ JSON, or text[]) and tags are converted accordingly.
 import argparse
 import json
 import os
-from typing import List, Optional
+from typing import List
 
 from fastapi import FastAPI, HTTPException, Query, Response
-from pydantic import BaseModel, Field, conlist, constr, validator
+from items_models import Item, ItemIn, ItemPatch  # a sibling module: the same models for both peers
 
 import asyncpg
 
-Name = constr(min_length=1, max_length=100)
-Description = constr(max_length=1000)
-Tags = conlist(constr(min_length=1, max_length=50), max_items=16)
-
-
-class ItemIn(BaseModel):
-    name: Name
-    description: Optional[Description] = None
-    price: float = Field(..., gt=0)
-    tax: Optional[float] = Field(None, ge=0)
-    tags: Tags = []
-
-
-class ItemPatch(BaseModel):
-    """Every field optional; only the fields sent are applied (exclude_unset)."""
-
-    name: Optional[Name] = None
-    description: Optional[Description] = None
-    price: Optional[float] = Field(None, gt=0)
-    tax: Optional[float] = Field(None, ge=0)
-    tags: Optional[Tags] = None
-
-    @validator("name", "price", "tags", pre=True)
-    def not_null(cls, v):  # noqa: N805 (pydantic's signature); runs only for keys sent
-        if v is None:
-            raise ValueError("may not be null")
-        return v
-
-
-class Item(ItemIn):
-    id: int
 
 
 SCHEMA = (
