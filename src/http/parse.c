@@ -5,6 +5,8 @@
  * line ends; the rest are recorded as offsets for the application to look up. */
 #include "http/parse.h"
 
+#include "http/host.h"
+
 #include "crest.h"
 
 #include <string.h>
@@ -212,6 +214,8 @@ static enum http_parse_status field_done(struct http_parser *p, const char *buf)
             if (p->host >= 0)
                 return fail(p, 400, "duplicate Host header"); /* RFC 9112 3.2 */
             p->host = (int32_t)(p->n_headers - 1);
+            if (!http_host_is_valid(value, h->value_len))
+                return fail(p, 400, "invalid Host header"); /* RFC 9110 7.2, RFC 3986 3.2.2 */
         }
         break;
     case 6:

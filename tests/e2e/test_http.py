@@ -279,6 +279,17 @@ REJECTIONS = {
     "bare_cr_in_value": (b"GET /json HTTP/1.1\r\n" + H + b"X-Foo: a\rb\r\n\r\n", 400),
     "missing_host": (b"GET /json HTTP/1.1\r\n\r\n", 400),
     "duplicate_host": (b"GET /json HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
+    # issue 13: Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2)
+    "host_with_space": (b"GET /json HTTP/1.1\r\nHost: exa mple.com\r\n\r\n", 400),
+    "host_with_slash": (b"GET /json HTTP/1.1\r\nHost: x/../admin\r\n\r\n", 400),
+    "host_with_userinfo": (b"GET /json HTTP/1.1\r\nHost: user@x\r\n\r\n", 400),
+    "host_with_bad_port": (b"GET /json HTTP/1.1\r\nHost: x:80a\r\n\r\n", 400),
+    "host_with_two_ports": (b"GET /json HTTP/1.1\r\nHost: x:80:81\r\n\r\n", 400),
+    "host_with_bare_ipv6": (b"GET /json HTTP/1.1\r\nHost: ::1\r\n\r\n", 400),
+    "host_with_bad_ipv6_literal": (b"GET /json HTTP/1.1\r\nHost: [::1::2]\r\n\r\n", 400),
+    "host_with_non_ascii": (b"GET /json HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400),
+    "host_with_quote": (b"GET /json HTTP/1.1\r\nHost: x\"y\r\n\r\n", 400),
+    "host_with_angle_brackets": (b"GET /json HTTP/1.1\r\nHost: <script>\r\n\r\n", 400),
     "space_in_target": (b"GET /js on HTTP/1.1\r\n" + H + b"\r\n", 400),
     "malformed_version": (b"GET /json HTTP/1.x\r\n" + H + b"\r\n", 400),
     "http_2_0": (b"GET /json HTTP/2.0\r\n" + H + b"\r\n", 505),
@@ -301,6 +312,15 @@ def test_rejected_request_gets_json_error_and_close(crest, raw, status):
         r = c.read_response()
         assert_error(r, status)
         assert_closed(c)
+
+
+@pytest.mark.parametrize(
+    "host", [b"", b"127.0.0.1:8080", b"[::1]:8080", b"[v1.x]", b"xn--caf-dma.example:80", b"a%41b"]
+)
+def test_valid_host_forms_are_served(crest, host):
+    with crest.conn() as c:
+        r = c.request(b"GET /json HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        assert r.status == 200
 
 
 def test_nothing_after_a_rejected_request_is_answered(crest):
