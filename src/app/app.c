@@ -1,8 +1,9 @@
-/* app/app.c: an application's life: creation, route declarations, release. */
+/* app/app.c: an application's life: creation, route declarations, parts, worker hooks,
+ * release. */
 #include "app/app.h"
 
-#include "app/docs.h"
 #include "mem/mem.h"
+#include "valid/valid.h"
 
 #include <string.h>
 
@@ -26,8 +27,12 @@ CREST_API void crest_app_free(struct crest_app *app)
         return;
     if (app->test_worker_started)
         app_workers_stop(app, 1, &app->test_worker_data);
-    app_docs_free(app->docs);
-    app_router_fini(&app->router);
+    while (app->parts) {
+        struct app_part *part = app->parts;
+        app->parts = part->next;
+        part->ops->free(part);
+    }
+    route_table_fini(&app->router);
     mem_strfree(MEM_APP, app->title);
     mem_strfree(MEM_APP, app->version);
     mem_free(MEM_APP, app, sizeof(*app));
@@ -41,7 +46,16 @@ CREST_API void crest_app_set_description(struct crest_app *app, const char *desc
 CREST_API int crest_app_add_route(struct crest_app *app, const struct crest_route *route,
                                   char err[CREST_ERR_LEN])
 {
-    return app_router_add(&app->router, route, err);
+    struct route compiled;
+    int rc = route_compile(&compiled, route, err);
+    if (rc)
+        return rc;
+    rc = valid_route(&compiled, err); /* parameters and defaults, before the route can match */
+    if (rc) {
+        route_fini(&compiled);
+        return rc;
+    }
+    return route_table_take(&app->router, &compiled, err);
 }
 
 CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
@@ -78,4 +92,31 @@ void app_workers_stop(struct crest_app *app, unsigned n, void **data)
     for (unsigned i = 0; i < n; i++)
         if (app->worker_stop)
             app->worker_stop(app->worker_ud, i, data[i]);
+}
+
+void app_part_add(struct crest_app *app, struct app_part *part)
+{
+    part->next = app->parts;
+    app->parts = part;
+}
+
+struct app_part *app_part_find(const struct crest_app *app, const struct app_part_ops *ops)
+{
+    for (struct app_part *part = app->parts; part; part = part->next)
+        if (part->ops == ops)
+            return part;
+    return NULL;
+}
+
+int app_parts_prepare(struct crest_app *app, char *err)
+{
+    if (app->parts_prepared)
+        return 0;
+    for (struct app_part *part = app->parts; part; part = part->next) {
+        int rc = part->ops->prepare ? part->ops->prepare(part, app, err) : 0;
+        if (rc)
+            return rc;
+    }
+    app->parts_prepared = true;
+    return 0;
 }

@@ -2,9 +2,12 @@
  * parameters, then the handler. Errors follow FastAPI's shapes: 404 {"detail":"Not Found"}, 405
  * with Allow, 422 {"detail":[{type, loc, msg, input}]}. */
 #include "app/app.h"
+
 #include "http/server.h"
 #include "mem/buf.h"
 #include "net/worker.h"
+#include "req/req.h"
+#include "valid/valid.h"
 
 #include <errno.h>
 #include <string.h>
@@ -22,7 +25,7 @@ static void allow_header(struct crest_req *req, uint16_t mask)
             on = true;
         if (!on)
             continue;
-        const char *name = app_method_name(m);
+        const char *name = route_method_name(m);
         size_t len = strlen(name);
         if (n + len + 3 > sizeof(text))
             break;
@@ -64,7 +67,7 @@ void app_dispatch(void *ctx, struct http_request *hreq)
         crest_res_status(req, 204);
         return;
     }
-    app_router_match(&app->router, method, hreq->path, hreq->arena, &req->match);
+    route_table_match(&app->router, method, hreq->path, hreq->arena, &req->match);
     if (req->match.status == 405 && method == CREST_METHOD_OPTIONS) {
         allow_header(req, req->match.allow);
         crest_res_status(req, 204);
@@ -81,45 +84,20 @@ void app_dispatch(void *ctx, struct http_request *hreq)
         answer(req, 405, "Method Not Allowed");
         return;
     case 503:
-        app_answer_oom(req);
+        req_response_oom(req);
         return;
     default:
         answer(req, 404, "Not Found");
         return;
     }
-    if (app_validate(req)) {
-        app_check_body(req);
+    if (valid_request(req)) {
+        req_response_check_body(req);
         return;
     }
-    const struct app_route *route = req->match.route;
+    const struct route *route = req->match.route;
     enum crest_handler_result r = route->def.handler(req, route->def.ud);
     if (r == CREST_PENDING && !hreq->finished)
         hreq->pending = true;
     else
-        app_check_body(req);
-}
-
-void app_check_body(struct crest_req *req)
-{
-    int err = req->json ? crest_json_error(req->json) : 0;
-    if (!err)
-        return;
-    /* a JSON body the writer gave up on is not valid JSON: never send it */
-    req->http.res_headers->len = 0;
-    req->json = NULL;
-    if (err == -ENOMEM)
-        app_answer_oom(req);
-    else
-        answer(req, 500, "Internal Server Error");
-}
-
-void app_answer_oom(struct crest_req *req)
-{
-    req->http.res_headers->len = 0;
-    req->json = NULL;
-    req->http.close = true; /* shed: the client retries later, on a new connection */
-    obs_shed(req->http.worker->stats);
-    if (crest_res_error(req, 503, http_oom_detail()) != 0 ||
-        crest_res_header(req, "Retry-After", "1") != 0)
-        req->http.status = 503; /* the status line at least */
+        req_response_check_body(req);
 }

@@ -10,10 +10,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "app/json_parse.h"
 #include "crest.h"
 #include "mem/arena.h"
 #include "mem/mem.h"
+#include "json/json.h"
 
 static int64_t live_bytes(enum mem_tag tag)
 {
@@ -71,13 +71,13 @@ static struct crest_json_value *parse(const char *text, size_t len, struct mem_a
     struct crest_json_value *root = NULL;
     size_t err_offset = (size_t)-1;
     const char *err_msg = NULL;
-    enum app_json_parse_status rc = app_json_parse(text, len, arena, &root, &err_offset, &err_msg);
+    enum json_parse_status rc = json_parse(text, len, arena, &root, &err_offset, &err_msg);
 
-    if (rc == APP_JSON_OK) {
+    if (rc == JSON_PARSE_OK) {
         FUZZ_CHECK(root != NULL);
         return root;
     }
-    FUZZ_CHECK(rc == APP_JSON_SYNTAX || rc == APP_JSON_DEPTH);
+    FUZZ_CHECK(rc == JSON_PARSE_SYNTAX || rc == JSON_PARSE_DEPTH);
     FUZZ_CHECK(err_offset <= len && err_msg != NULL && err_msg[0] != '\0');
     return NULL;
 }

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "app/app.h"
+#include "req/req.h"
 #include "crest.h"
 #include "mem/mem.h"
 
@@ -102,7 +103,7 @@ static void check_name(struct crest_req *req, const char *name, char *scratch)
     bool b = false;
     int rs = crest_query_str(req, name, &s), ri = crest_query_int(req, name, &i);
     int rd = crest_query_double(req, name, &d), rb = crest_query_bool(req, name, &b);
-    int rl = app_query_param(req, name, &lenient), rref = ref_lookup(q, name, scratch, &want);
+    int rl = req_query_param(req, name, &lenient), rref = ref_lookup(q, name, scratch, &want);
 
     FUZZ_CHECK(rs == rref);
     FUZZ_CHECK(rl == (rs == -ENOENT ? -ENOENT : 0));

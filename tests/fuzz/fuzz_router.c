@@ -2,7 +2,7 @@
  * with static, {name} and {id:int} routes, some sharing a path under different methods. Byte 0
  * picks the method, the rest is the path. The answer is checked against a plain re-reading of
  * the path: split at '/', each segment strictly percent-decoded (a bad escape or %00 is 400, more
- * than APP_MAX_SEGMENTS segments 404), then the routes tried in the router's order. A match must
+ * than ROUTE_MAX_SEGMENTS segments 404), then the routes tried in the router's order. A match must
  * be the first route of that method whose segments all agree; its parameters must be non-empty,
  * no longer than the path, free of NUL and exactly the decoded segments; a 405 must list the
  * methods that would have matched. The router and arena are built per input and must give back
@@ -12,10 +12,18 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "app/router.h"
 #include "crest.h"
 #include "mem/arena.h"
 #include "mem/mem.h"
+#include "route/route.h"
+
+/* route_compile then route_table_take, as crest_app_add_route does (less the validation) */
+static int table_add(struct route_table *r, const struct crest_route *def, char *err)
+{
+    struct route route;
+    int rc = route_compile(&route, def, err);
+    return rc ? rc : route_table_take(r, &route, err);
+}
 
 static enum crest_handler_result handler(struct crest_req *req, void *ud)
 {
@@ -83,7 +91,7 @@ static long ref_decode(const char *in, size_t n, char *out)
 struct ref_path {
     uint16_t status; /* 0: split and decoded; else 400 or 404 */
     uint8_t n;
-    struct crest_str seg[APP_MAX_SEGMENTS];
+    struct crest_str seg[ROUTE_MAX_SEGMENTS];
     char *dec; /* room for the whole path */
 };
 
@@ -100,7 +108,7 @@ static void ref_split(const char *path, size_t len, struct ref_path *rp)
     for (size_t i = 1; i < len || (i == len && i > 1 && path[i - 1] == '/');) {
         const char *slash = memchr(path + i, '/', len - i);
         size_t end = slash ? (size_t)(slash - path) : len;
-        if (rp->n == APP_MAX_SEGMENTS)
+        if (rp->n == ROUTE_MAX_SEGMENTS)
             return;
         long d = ref_decode(path + i, end - i, rp->dec + used);
         if (d < 0) {
@@ -114,13 +122,13 @@ static void ref_split(const char *path, size_t len, struct ref_path *rp)
     rp->status = 0;
 }
 
-static bool ref_route_matches(const struct app_route *route, const struct ref_path *rp)
+static bool ref_route_matches(const struct route *route, const struct ref_path *rp)
 {
     if (route->n_segments != rp->n)
         return false;
     for (uint8_t k = 0; k < rp->n; k++) {
-        const struct app_segment *t = &route->segments[k];
-        if (t->kind == APP_SEG_STATIC) {
+        const struct route_segment *t = &route->segments[k];
+        if (t->kind == ROUTE_SEG_STATIC) {
             if (t->len != rp->seg[k].len || memcmp(t->text, rp->seg[k].ptr, t->len) != 0)
                 return false;
         } else if (rp->seg[k].len == 0) {
@@ -130,14 +138,14 @@ static bool ref_route_matches(const struct app_route *route, const struct ref_pa
     return true;
 }
 
-static void check_match(const struct app_router *r, uint8_t method, const char *path, size_t len,
-                        const struct app_match *m, struct ref_path *rp)
+static void check_match(const struct route_table *r, uint8_t method, const char *path, size_t len,
+                        const struct route_match *m, struct ref_path *rp)
 {
-    const struct app_route *want = NULL;
+    const struct route *want = NULL;
     uint16_t allow = 0;
 
     ref_split(path, len, rp);
-    FUZZ_CHECK(m->n_params <= APP_MAX_PARAMS);
+    FUZZ_CHECK(m->n_params <= ROUTE_MAX_PARAMS);
     if (rp->status) {
         FUZZ_CHECK(m->status == rp->status && m->route == NULL);
         return;
@@ -157,9 +165,9 @@ static void check_match(const struct app_router *r, uint8_t method, const char *
     }
     FUZZ_CHECK(m->route == want && m->status == 0 && m->n_params == want->n_params);
     for (uint8_t k = 0; k < m->n_params; k++) {
-        const struct app_param *prm = &m->params[k];
+        const struct route_param *prm = &m->params[k];
         ptrdiff_t at = prm->segment - want->segments;
-        FUZZ_CHECK(at >= 0 && at < want->n_segments && prm->segment->kind != APP_SEG_STATIC);
+        FUZZ_CHECK(at >= 0 && at < want->n_segments && prm->segment->kind != ROUTE_SEG_STATIC);
         FUZZ_CHECK(prm->value.len >= 1 && prm->value.len <= len);
         /* %00 is refused; a raw NUL (which http/parse.c never lets into a target) is kept */
         FUZZ_CHECK(!memchr(prm->value.ptr, '\0', prm->value.len) || memchr(path, '\0', len));
@@ -170,8 +178,8 @@ static void check_match(const struct app_router *r, uint8_t method, const char *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct app_router r = {0};
-    struct app_match *m = malloc(sizeof(*m));
+    struct route_table r = {0};
+    struct route_match *m = malloc(sizeof(*m));
     struct ref_path rp = {.dec = malloc(size + 1)};
     _Alignas(16) char first[256];
     struct mem_arena arena;
@@ -184,13 +192,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < sizeof(ROUTES) / sizeof(ROUTES[0]); i++) {
         struct crest_route def = {
             .method = ROUTES[i].method, .path = ROUTES[i].path, .handler = handler};
-        FUZZ_CHECK(app_router_add(&r, &def, err) == 0);
+        FUZZ_CHECK(table_add(&r, &def, err) == 0);
     }
     mem_arena_init(&arena, first, sizeof(first));
-    app_router_match(&r, method, (struct crest_str){path, len}, &arena, m);
+    route_table_match(&r, method, (struct crest_str){path, len}, &arena, m);
     check_match(&r, method, path, len, m, &rp);
     mem_arena_reset(&arena);
-    app_router_fini(&r);
+    route_table_fini(&r);
     FUZZ_CHECK(live_bytes(MEM_ARENA) == 0 && live_bytes(MEM_ROUTER) == 0);
     free(rp.dec);
     free(m);

@@ -14,10 +14,10 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "app/json_parse.h"
 #include "crest.h"
 #include "mem/arena.h"
 #include "mem/mem.h"
+#include "json/json.h"
 
 static const struct crest_field tag_rule = {
     .type = CREST_TYPE_STRING, .min_length = CREST_LIMIT(1), .max_length = CREST_LIMIT(50)};
@@ -220,8 +220,8 @@ static void check_response(const struct crest_test_response *res, int ok_status,
     FUZZ_CHECK(res->status == ok_status || (res->status == 422 && !valid));
     FUZZ_CHECK(seen->calls == (res->status == ok_status));
     mem_arena_init(&arena, first, sizeof(first));
-    FUZZ_CHECK(app_json_parse(res->body.ptr, res->body.len, &arena, &root, NULL, NULL) ==
-               APP_JSON_OK);
+    FUZZ_CHECK(json_parse(res->body.ptr, res->body.len, &arena, &root, NULL, NULL) ==
+               JSON_PARSE_OK);
     if (res->status == 422) {
         const struct crest_json_value *detail = crest_json_get(root, "detail");
         FUZZ_CHECK(detail != NULL && detail->type == CREST_JSON_ARRAY && detail->len >= 1);
@@ -257,7 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(crest_app_add_route(app, &routes[i], NULL) == 0);
 
     mem_arena_init(&arena, first, sizeof(first));
-    if (app_json_parse(body, size, &arena, &parsed, NULL, NULL) != APP_JSON_OK)
+    if (json_parse(body, size, &arena, &parsed, NULL, NULL) != JSON_PARSE_OK)
         parsed = NULL;
     send_body(app, "POST", "/items", body, size, &res);
     check_response(&res, 201, &created, ref_valid(parsed, true));

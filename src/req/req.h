@@ -1,0 +1,61 @@
+/* req/req.h: the request a handler reads and the response it writes. struct crest_req is the
+ * HTTP request plus what routing and validation found; request.c reads it (crest_req_*,
+ * crest_path_*, crest_param_*), response.c writes the answer (crest_res_*, and the 503/500 that
+ * replace a response that could not be built), query.c decodes query parameters and scalar.c
+ * turns parameter text into typed values. Below validation and dispatch: it calls neither. */
+#ifndef CREST_REQ_REQ_H
+#define CREST_REQ_REQ_H
+
+#include "crest.h"
+#include "http/request.h"
+#include "route/route.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { REQ_MAX_VALUES = 16 };
+
+/* A validated path or query parameter. */
+struct req_value {
+    const char *name;
+    uint8_t type; /* enum crest_type */
+    bool has;     /* present or defaulted */
+    bool b;
+    int64_t i;
+    double d; /* also set for integers, so crest_param_number reads either */
+    struct crest_str s;
+};
+
+struct crest_req {
+    struct http_request http; /* first: http hands us a struct http_request * */
+    struct route_match match;
+    struct crest_json *json;                  /* the body writer, once crest_res_json was called */
+    const struct crest_json_value *body_json; /* validated body, when the route has a schema */
+    uint8_t n_values;
+    struct req_value values[REQ_MAX_VALUES];
+};
+
+/* req/query.c: a query parameter's value decoded as FastAPI reads it (malformed escapes kept as
+ * sent). 0, -ENOENT, -ENOMEM. */
+int req_query_param(struct crest_req *req, const char *name, struct crest_str *out);
+
+/* req/response.c: answers 503 for memory refused (the budget or malloc), with Retry-After and a
+ * close. */
+void req_response_oom(struct crest_req *req);
+
+/* req/response.c: replaces a response whose JSON body failed to write (out of memory, writer
+ * misuse) with a 503 or 500, so a truncated body is never sent. */
+void req_response_check_body(struct crest_req *req);
+
+/* req/scalar.c: text → typed value for path and query parameters, with FastAPI's leniency where
+ * it has one (booleans) and strictness elsewhere (no whitespace, no trailing bytes). */
+
+/* Optional sign and decimal digits. 0, -EINVAL, -ERANGE (outside int64). */
+int req_scalar_int64(const char *s, size_t len, int64_t *out);
+/* A decimal or exponent number as strtod reads it, whole. 0, -EINVAL, -ERANGE (overflow). */
+int req_scalar_double(const char *s, size_t len, double *out);
+/* pydantic's words: 1/0, true/false, t/f, yes/no, y/n, on/off, any case. 0, -EINVAL. */
+int req_scalar_bool(const char *s, size_t len, bool *out);
+
+#endif

@@ -1,0 +1,119 @@
+/* req/request.c: what a handler reads from a request (the crest_req_*, crest_path_* and
+ * crest_param_* functions of crest.h), and its life: arena, timers, finish. Everything lands in
+ * the request's arena, so a handler allocates nothing from the heap. */
+#include "req/req.h"
+
+#include "http/parse.h"
+#include "mem/mem.h"
+#include "net/worker.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+CREST_API enum crest_method crest_req_method(const struct crest_req *req)
+{
+    return (enum crest_method)req->http.method;
+}
+
+CREST_API struct crest_str crest_req_path(const struct crest_req *req)
+{
+    return req->http.path;
+}
+
+CREST_API struct crest_str crest_req_query_string(const struct crest_req *req)
+{
+    return req->http.query;
+}
+
+CREST_API struct crest_str crest_req_route(const struct crest_req *req)
+{
+    const struct route *r = req->match.route;
+    return r ? (struct crest_str){r->def.path, strlen(r->def.path)} : (struct crest_str){NULL, 0};
+}
+
+CREST_API struct crest_str crest_req_header(const struct crest_req *req, const char *name)
+{
+    const struct http_parser *p = req->http.parser;
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < p->n_headers; i++) {
+        const struct http_header *h = &p->headers[i];
+        if (h->name_len == len && strncasecmp(req->http.buf + h->name_off, name, len) == 0)
+            return (struct crest_str){req->http.buf + h->value_off, h->value_len};
+    }
+    return (struct crest_str){NULL, 0};
+}
+
+CREST_API struct crest_str crest_req_body(const struct crest_req *req)
+{
+    return req->http.body;
+}
+
+static const struct route_param *find_param(const struct crest_req *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (uint8_t i = 0; i < req->match.n_params; i++) {
+        const struct route_param *p = &req->match.params[i];
+        if (p->segment->len == len && memcmp(p->segment->text, name, len) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+CREST_API int crest_path_str(const struct crest_req *req, const char *name, struct crest_str *out)
+{
+    const struct route_param *p = find_param(req, name);
+    if (!p)
+        return -ENOENT;
+    *out = p->value;
+    return 0;
+}
+
+CREST_API int crest_path_int(const struct crest_req *req, const char *name, int64_t *out)
+{
+    const struct route_param *p = find_param(req, name);
+    if (!p)
+        return -ENOENT;
+    return req_scalar_int64(p->value.ptr, p->value.len, out);
+}
+
+CREST_API void *crest_req_worker_data(const struct crest_req *req)
+{
+    return req->http.worker->app_data;
+}
+
+CREST_API void *crest_req_alloc(struct crest_req *req, size_t n)
+{
+    return mem_arena_alloc(req->http.arena, n);
+}
+
+CREST_API void crest_req_finish(struct crest_req *req)
+{
+    req_response_check_body(req);
+    http_request_finish(&req->http);
+}
+
+static void on_req_timer(struct net_timer *t)
+{
+    struct http_timer *ht = (struct http_timer *)t;
+    ht->cb((struct crest_req *)ht->req, ht->ud);
+}
+
+CREST_API int crest_req_timer(struct crest_req *req, uint32_t delay_ms, crest_req_timer_fn cb,
+                              void *ud)
+{
+    struct http_timer *ht = mem_arena_alloc(req->http.arena, sizeof(*ht));
+    if (!ht)
+        return -ENOMEM;
+    memset(ht, 0, sizeof(*ht));
+    ht->timer.cb = on_req_timer;
+    ht->req = &req->http;
+    ht->cb = cb;
+    ht->ud = ud;
+    int err = net_timer_start(&req->http.worker->loop, &ht->timer, delay_ms);
+    if (err)
+        return err;
+    ht->next = req->http.timers;
+    req->http.timers = ht;
+    return 0;
+}

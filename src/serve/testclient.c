@@ -1,0 +1,196 @@
+/* serve/testclient.c: FastAPI's TestClient for libcrest. The request bytes go through the same
+ * session, parser, router and handlers as on a socket: a worker without a listener or thread
+ * drives one connection that has no fd, and runs its loop for pending handlers' timers. */
+#include "app/app.h"
+#include "http/server.h"
+#include "mem/mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+void serve_http_server(struct http_server *srv, struct crest_app *app,
+                       const struct crest_config *cfg);
+
+static void no_conn_events(void *ctx, int fd, uint32_t events)
+{
+    (void)ctx;
+    (void)fd;
+    (void)events;
+}
+
+/* Waits for the pending handler; -EDEADLK when nothing could ever complete it. */
+static int wait_pending(struct net_worker *w, struct net_conn *c)
+{
+    while (c->verdict == NET_BUSY) {
+        int wait = net_loop_next_timer_ms(&w->loop);
+        if (wait < 0)
+            return -EDEADLK;
+        int err = net_loop_poll(&w->loop, wait, no_conn_events, NULL);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
+/* Feeds bytes to the session like reads would, collecting every response into out. */
+static int run_conn(struct http_server *srv, struct net_worker *w, struct net_conn *c,
+                    const char *bytes, size_t len, struct mem_buf *out)
+{
+    struct net_io *io = c->io;
+    size_t fed = 0;
+    int err = 0;
+
+    for (;;) {
+        if (io->in_off) {
+            io->in_len -= io->in_off;
+            memmove(io->in, io->in + io->in_off, io->in_len);
+            io->in_off = 0;
+        }
+        size_t room = io->in_cap - io->in_len, n = len - fed < room ? len - fed : room;
+        memcpy(io->in + io->in_len, bytes + fed, n);
+        io->in_len += (uint32_t)n;
+        fed += n;
+        for (;;) {
+            c->flags &= (uint8_t)~NET_CONN_DIRTY;
+            c->verdict = (uint8_t)srv->ops.on_input(srv, w, c);
+            err = wait_pending(w, c);
+            if (!err && io->out.len) {
+                /* taken as a socket write would: requests held back by the output high-water
+                 * mark may go on, as after net's conn_flush */
+                if (mem_buf_append(out, MEM_TEST, io->out.ptr, io->out.len) != 0)
+                    err = -ENOMEM;
+                io->out.len = io->out_pos = 0;
+                c->flags |= NET_CONN_DIRTY;
+            }
+            if (err || c->verdict == NET_CLOSE || !(c->flags & NET_CONN_DIRTY))
+                break; /* DIRTY: output taken or a pending handler finished; go on */
+        }
+        if (err || c->verdict == NET_CLOSE || fed == len)
+            return err;
+        if (n == 0)
+            return 0; /* the session cannot take more bytes and has nothing to say */
+    }
+}
+
+static void parse_response(struct crest_test_response *res)
+{
+    char *p = res->raw, *end = res->raw + res->raw_len;
+    for (;;) { /* skip interim 1xx responses such as 100 Continue */
+        char *head_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!head_end || end - p < 12)
+            return;
+        res->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+        res->head = (struct crest_str){p, (size_t)(head_end + 2 - p)};
+        res->body = (struct crest_str){head_end + 4, (size_t)(end - head_end - 4)};
+        if (res->status >= 200)
+            return;
+        p = head_end + 4;
+    }
+}
+
+CREST_API int crest_test_raw(struct crest_app *app, const char *bytes, size_t len,
+                             struct crest_test_response *out)
+{
+    struct crest_config cfg;
+    struct http_server srv;
+    struct net_worker w;
+    struct net_conn c = {.fd = -1, .prev = -1, .next = -1, .verdict = NET_WANT_REQUEST};
+    struct mem_buf raw = {0};
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    crest_config_defaults(&cfg);
+    serve_http_server(&srv, app, &cfg);
+    if (!app->test_worker_started) {
+        char why[CREST_ERR_LEN];
+        err = app_parts_prepare(app, why); /* as crest_serve does before its workers */
+        if (err)
+            return err;
+        err = app_workers_start(app, 1, NULL, &app->test_worker_data, why);
+        if (err)
+            return err;
+        app->test_worker_started = true;
+    }
+    err = net_worker_init(&w, 0, &srv.net, &srv.ops, &srv);
+    if (err)
+        return err;
+    w.app_data = app->test_worker_data;
+    c.io = net_io_get(&w);
+    if (!c.io) {
+        net_worker_fini(&w);
+        return -ENOMEM;
+    }
+    srv.ops.session_start(&srv, &w, &c);
+    err = run_conn(&srv, &w, &c, bytes, len, &raw);
+    srv.ops.session_stop(&srv, &w, &c);
+    net_io_put(&w, c.io);
+    net_worker_fini(&w);
+    if (err) {
+        mem_buf_fini(&raw, MEM_TEST);
+        return err;
+    }
+    out->raw = raw.ptr;
+    out->raw_len = raw.len;
+    out->raw_cap = raw.cap;
+    parse_response(out);
+    return 0;
+}
+
+CREST_API int crest_test_request(struct crest_app *app, const char *method, const char *target,
+                                 const char *body, struct crest_test_response *out)
+{
+    struct mem_buf req = {0};
+    int err = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!method || !target || strpbrk(method, " \r\n") || strpbrk(target, " \r\n"))
+        return -EINVAL;
+    err |= mem_buf_append(&req, MEM_TEST, method, strlen(method));
+    err |= mem_buf_append(&req, MEM_TEST, " ", 1);
+    err |= mem_buf_append(&req, MEM_TEST, target, strlen(target));
+    err |= mem_buf_append(&req, MEM_TEST, " HTTP/1.1\r\nHost: testserver\r\n", 29);
+    if (body) {
+        static const char ct[] = "Content-Type: application/json\r\nContent-Length: ";
+        err |= mem_buf_append(&req, MEM_TEST, ct, sizeof(ct) - 1);
+        err |= mem_buf_append_u64(&req, MEM_TEST, strlen(body));
+        err |= mem_buf_append(&req, MEM_TEST, "\r\n", 2);
+    }
+    err |= mem_buf_append(&req, MEM_TEST, "\r\n", 2);
+    if (body)
+        err |= mem_buf_append(&req, MEM_TEST, body, strlen(body));
+    if (!err)
+        err = crest_test_raw(app, req.ptr, req.len, out);
+    mem_buf_fini(&req, MEM_TEST);
+    return err ? (err < 0 ? err : -ENOMEM) : 0;
+}
+
+CREST_API struct crest_str crest_test_header(const struct crest_test_response *res,
+                                             const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = res->head.ptr, *end = p ? p + res->head.len : NULL;
+    if (!p)
+        return (struct crest_str){NULL, 0};
+    p = memchr(p, '\n', (size_t)(end - p)); /* past the status line */
+    while (p && ++p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol)
+            break;
+        if ((size_t)(eol - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            const char *v = p + n + 1;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            return (struct crest_str){v, (size_t)(eol - v)};
+        }
+        p = memchr(eol, '\n', (size_t)(end - eol));
+    }
+    return (struct crest_str){NULL, 0};
+}
+
+CREST_API void crest_test_response_fini(struct crest_test_response *res)
+{
+    if (res->raw)
+        mem_free(MEM_TEST, res->raw, res->raw_cap);
+    memset(res, 0, sizeof(*res));
+}
