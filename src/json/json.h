@@ -39,8 +39,8 @@ enum json_parse_status {
  * for the scratch stack while the array is open); what a failed parse allocated stays in the
  * arena until its reset. */
 enum json_parse_status json_parse(const char *text, size_t len, struct mem_arena *arena,
-                                          struct crest_json_value **out, size_t *err_offset,
-                                          const char **err_msg);
+                                  struct crest_json_value **out, size_t *err_offset,
+                                  const char **err_msg);
 
 /* json/write.c: the JSON writer behind crest_json_* (declared in crest.h). A writer appends to
  * a mem_buf it is bound to: the response body of a request, or a buffer of its own. */
@@ -59,7 +59,7 @@ struct crest_json {
     uint32_t depth;
     uint64_t in_object[JSON_WRITE_MAX_DEPTH / 64]; /* bit d: level d is an object, else array */
     uint64_t has_items[JSON_WRITE_MAX_DEPTH / 64]; /* bit d: level d holds a value (comma due) */
-    bool after_key;                              /* a key was written, its value is next */
+    bool after_key;                                /* a key was written, its value is next */
     bool done; /* the top-level value is complete: a JSON text holds just one */
 };
 

@@ -1,7 +1,7 @@
 /* obs/memory.c: memory reports (process figures beside the per-tag accounting), the one stored
  * snapshot and diffs against it, and the text of the [memory] log line. The snapshot sits behind a
  * mutex: only /debug/memory takes it, never a normal route. Formatting and other figures are the
- * callers' (app/debug_memory.c writes JSON, cli/mem.c prints tables). */
+ * callers' (ops/debug.c writes JSON, cli/mem.c prints tables). */
 #include "obs/memory.h"
 
 #include "obs/proc.h"

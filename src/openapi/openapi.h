@@ -20,7 +20,7 @@ enum { OPENAPI_ID_MAX = 256 };
  * ("read_an_item_items__item_id__get"), NUL-terminated and cut to fit out. openapi_path is the
  * route's path as in the document ("/items/{item_id}"). */
 void openapi_operation_id(const char *summary, const char *method, const char *openapi_path,
-                              char out[OPENAPI_ID_MAX]);
+                          char out[OPENAPI_ID_MAX]);
 
 /* openapi/docs.c: GET /openapi.json, /docs (Swagger UI), /redoc (ReDoc) and their assets are
  * crest_app_add_docs_routes (crest.h); the app keeps their state as a part (app/app.h). */

@@ -1,5 +1,5 @@
 /* ops/ops.h: the operational side of a server: built-in routes (ops/builtin.c), /metrics
- * (ops/metrics.c), /debug/memory (ops/debug_memory.c), per-response counting (ops/record.c), the
+ * (ops/metrics.c), /debug/memory (ops/debug.c), per-response counting (ops/record.c), the
  * access log (ops/access_log.c), and the budget and memory log around the workers
  * (ops/observe.c). */
 #ifndef CREST_OPS_OPS_H
@@ -35,7 +35,6 @@ void ops_access_log_write(const struct http_request *req, uint64_t duration_us);
 int ops_metrics_add_route(struct crest_app *app);
 
 /* ops/observe.c: what crest_serve switches on around the workers for memory and logs. */
-
 
 /* After the worker start hooks, before the workers serve: sets the memory budget over n_workers
  * (cfg->memory_limit_bytes), the access log mode, and starts the [memory] thread. 0, or a negative

@@ -49,34 +49,6 @@ CREST_API struct crest_str crest_req_body(const struct crest_req *req)
     return req->http.body;
 }
 
-static const struct route_param *find_param(const struct crest_req *req, const char *name)
-{
-    size_t len = strlen(name);
-    for (uint8_t i = 0; i < req->match.n_params; i++) {
-        const struct route_param *p = &req->match.params[i];
-        if (p->segment->len == len && memcmp(p->segment->text, name, len) == 0)
-            return p;
-    }
-    return NULL;
-}
-
-CREST_API int crest_path_str(const struct crest_req *req, const char *name, struct crest_str *out)
-{
-    const struct route_param *p = find_param(req, name);
-    if (!p)
-        return -ENOENT;
-    *out = p->value;
-    return 0;
-}
-
-CREST_API int crest_path_int(const struct crest_req *req, const char *name, int64_t *out)
-{
-    const struct route_param *p = find_param(req, name);
-    if (!p)
-        return -ENOENT;
-    return req_scalar_int64(p->value.ptr, p->value.len, out);
-}
-
 CREST_API void *crest_req_worker_data(const struct crest_req *req)
 {
     return req->http.worker->app_data;

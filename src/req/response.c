@@ -5,10 +5,10 @@
 
 #include "http/parse.h"
 #include "http/server.h"
-#include "json/json.h"
 #include "mem/mem.h"
 #include "net/worker.h"
 #include "obs/stats.h"
+#include "json/json.h"
 
 #include <errno.h>
 #include <string.h>

@@ -52,7 +52,8 @@ void valid_loc_push_index(struct valid_loc *loc, int64_t index);
 void valid_loc_pop(struct valid_loc *loc);
 
 void valid_problem(struct valid_problems *p, const struct valid_loc *loc, const char *type,
-                 const char *msg, struct valid_input input, const struct valid_ctx *ctx, int n_ctx);
+                   const char *msg, struct valid_input input, const struct valid_ctx *ctx,
+                   int n_ctx);
 
 /* Closes the 422 body when there were problems; returns whether there were. */
 bool valid_problems_finish(struct valid_problems *p);
@@ -66,7 +67,6 @@ void valid_problems_format_bound(double v, char *out, size_t size);
  * declaration order, with defaults filled in; integral numbers for integer fields become
  * integers. */
 
-
 struct mem_arena;
 
 struct valid_check {
@@ -79,7 +79,7 @@ struct valid_check {
 /* Validates an object against schema; *out receives the validated object. Returns whether the
  * value was valid (problems are recorded either way). */
 bool valid_schema_check_object(struct valid_check *c, const struct crest_schema *schema,
-                             const struct crest_json_value *v, struct crest_json_value *out);
+                               const struct crest_json_value *v, struct crest_json_value *out);
 
 /* 0, or -EINVAL when a default_json of the schema (or a nested one) is not valid JSON, with the
  * field named in err. */
@@ -90,13 +90,13 @@ size_t valid_schema_utf8_length(const char *s, size_t len);
 
 /* Checks a number against gt/ge/lt/le (first failure only, as pydantic-core). */
 bool valid_schema_check_bounds(struct valid_problems *p, const struct valid_loc *loc, double v,
-                      struct valid_input input, struct crest_bound gt, struct crest_bound ge,
-                      struct crest_bound lt, struct crest_bound le);
+                               struct valid_input input, struct crest_bound gt,
+                               struct crest_bound ge, struct crest_bound lt, struct crest_bound le);
 
 /* Checks a string's length in code points against min/max. */
-bool valid_schema_check_string_length(struct valid_problems *p, const struct valid_loc *loc, size_t n,
-                             struct valid_input input, struct crest_limit min,
-                             struct crest_limit max);
+bool valid_schema_check_string_length(struct valid_problems *p, const struct valid_loc *loc,
+                                      size_t n, struct valid_input input, struct crest_limit min,
+                                      struct crest_limit max);
 
 struct crest_req;
 struct route;

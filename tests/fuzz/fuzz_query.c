@@ -17,9 +17,9 @@
 #include <strings.h>
 
 #include "app/app.h"
-#include "req/req.h"
 #include "crest.h"
 #include "mem/mem.h"
+#include "req/req.h"
 
 static const char *const NAMES[] = {"q", "n", "x", "b", "a b", "\xc3\xa9", "", "limit"};
 

@@ -1,4 +1,4 @@
-/* ops/debug_memory.c: GET /debug/memory (?diff=1) and POST /debug/memory/snapshot, the JSON face
+/* ops/debug.c: GET /debug/memory (?diff=1) and POST /debug/memory/snapshot, the JSON face
  * of obs/memory.c. They answer loopback clients only, or, with a debug token, only clients that
  * present it; everyone else gets the router's own 404, so the routes look absent. The access check
  * runs before anything else (query parsing included), so a refused client learns nothing. */
