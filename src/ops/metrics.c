@@ -10,9 +10,9 @@
 #include "mem/buf.h"
 #include "mem/mem.h"
 #include "obs/proc.h"
+#include "obs/prom.h"
 #include "obs/stats.h"
 #include "req/req.h"
-#include "json/json.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -26,111 +26,6 @@ static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
 static const char *const conn_states[] = {"idle", "reading", "io", "pending"};
 static_assert(sizeof(conn_states) / sizeof(conn_states[0]) == OBS_CONN_STATES,
               "a label value for each connection state");
-
-/* ---- the text ---- */
-
-/* Out of memory is sticky, as in the JSON writer: later writes do nothing and render() reports
- * the first error once. */
-struct text {
-    struct mem_buf buf;
-    int err;
-};
-
-static void put(struct text *t, const char *s, size_t n)
-{
-    if (!t->err)
-        t->err = mem_buf_append(&t->buf, MEM_METRICS, s, n);
-}
-
-static void put_str(struct text *t, const char *s)
-{
-    put(t, s, strlen(s));
-}
-
-static void put_u64(struct text *t, uint64_t v)
-{
-    if (!t->err)
-        t->err = mem_buf_append_u64(&t->buf, MEM_METRICS, v);
-}
-
-static void put_i64(struct text *t, int64_t v)
-{
-    if (v < 0)
-        put(t, "-", 1);
-    put_u64(t, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
-}
-
-/* Shortest text that reads back as v; the format spells the non-finite values as Go does. */
-static void put_double(struct text *t, double v)
-{
-    char text[32];
-    if (isnan(v))
-        put_str(t, "NaN");
-    else if (isinf(v))
-        put_str(t, v > 0 ? "+Inf" : "-Inf");
-    else
-        put(t, text, (size_t)json_write_format_double(v, text));
-}
-
-/* Label values escape backslash, double quote and line feed, and nothing else (format 0.0.4). */
-static void put_label_value(struct text *t, const char *s)
-{
-    for (const char *run = s;; s++) {
-        const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
-        if (!esc && *s)
-            continue;
-        put(t, run, (size_t)(s - run));
-        if (!*s)
-            return;
-        put_str(t, esc);
-        run = s + 1;
-    }
-}
-
-/* `sep` is '{' for a series' first label, ',' for the others. */
-static void label(struct text *t, char sep, const char *name, const char *value)
-{
-    put(t, &sep, 1);
-    put_str(t, name);
-    put(t, "=\"", 2);
-    put_label_value(t, value);
-    put(t, "\"", 1);
-}
-
-/* The help texts are constants of this file with no backslash or line feed, which are all HELP
- * would need escaped. */
-static void family(struct text *t, const char *name, const char *type, const char *help)
-{
-    put_str(t, "# HELP ");
-    put_str(t, name);
-    put(t, " ", 1);
-    put_str(t, help);
-    put_str(t, "\n# TYPE ");
-    put_str(t, name);
-    put(t, " ", 1);
-    put_str(t, type);
-    put(t, "\n", 1);
-}
-
-static void single_u64(struct text *t, const char *name, const char *type, const char *help,
-                       uint64_t v)
-{
-    family(t, name, type, help);
-    put_str(t, name);
-    put(t, " ", 1);
-    put_u64(t, v);
-    put(t, "\n", 1);
-}
-
-static void single_double(struct text *t, const char *name, const char *type, const char *help,
-                          double v)
-{
-    family(t, name, type, help);
-    put_str(t, name);
-    put(t, " ", 1);
-    put_double(t, v);
-    put(t, "\n", 1);
-}
 
 /* ---- the workers' HTTP tables, merged ---- */
 
@@ -297,93 +192,97 @@ static const char *method_label(uint32_t key)
 
 /* ---- families ---- */
 
-static void render_process(struct text *t)
+static void render_process(struct obs_prom *t)
 {
     struct obs_proc_stat st;
     uint64_t fds;
 
     if (obs_proc_stat(&st) == 0) {
-        single_double(t, "process_cpu_seconds_total", "counter",
-                      "Total user and system CPU time spent in seconds.", st.cpu_seconds);
-        single_u64(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-                   st.rss_bytes);
-        single_u64(t, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
-                   st.vsize_bytes);
-        single_double(t, "process_start_time_seconds", "gauge",
-                      "Start time of the process since unix epoch in seconds.",
-                      st.start_time_seconds);
-        single_u64(t, "process_threads", "gauge", "Number of OS threads in the process.",
-                   st.threads);
+        obs_prom_single_double(t, "process_cpu_seconds_total", "counter",
+                               "Total user and system CPU time spent in seconds.", st.cpu_seconds);
+        obs_prom_single_u64(t, "process_resident_memory_bytes", "gauge",
+                            "Resident memory size in bytes.", st.rss_bytes);
+        obs_prom_single_u64(t, "process_virtual_memory_bytes", "gauge",
+                            "Virtual memory size in bytes.", st.vsize_bytes);
+        obs_prom_single_double(t, "process_start_time_seconds", "gauge",
+                               "Start time of the process since unix epoch in seconds.",
+                               st.start_time_seconds);
+        obs_prom_single_u64(t, "process_threads", "gauge", "Number of OS threads in the process.",
+                            st.threads);
     }
-    single_double(t, "process_virtual_memory_max_bytes", "gauge",
-                  "Maximum amount of virtual memory available in bytes.", obs_vm_max_bytes());
-    single_u64(t, "process_heap_bytes", "gauge", "Process heap size in bytes.", obs_heap_bytes());
+    obs_prom_single_double(t, "process_virtual_memory_max_bytes", "gauge",
+                           "Maximum amount of virtual memory available in bytes.",
+                           obs_vm_max_bytes());
+    obs_prom_single_u64(t, "process_heap_bytes", "gauge", "Process heap size in bytes.",
+                        obs_heap_bytes());
     if (obs_open_fds(&fds) == 0)
-        single_u64(t, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
-    single_u64(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
-               obs_max_fds());
+        obs_prom_single_u64(t, "process_open_fds", "gauge", "Number of open file descriptors.",
+                            fds);
+    obs_prom_single_u64(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                        obs_max_fds());
 }
 
-static void render_requests(struct text *t, const struct crest_app *app, const struct rows *r)
+static void render_requests(struct obs_prom *t, const struct crest_app *app, const struct rows *r)
 {
     static const char name[] = "http_requests_total";
-    family(t, name, "counter", "Total number of HTTP requests by method, route and status.");
+    obs_prom_family(t, name, "counter",
+                    "Total number of HTTP requests by method, route and status.");
     for (size_t i = 0; i < r->n; i++) {
         const char *route = route_label(app, r->v[i].key);
         char status[8];
         if (!route)
             continue;
         snprintf(status, sizeof(status), "%u", (unsigned)(r->v[i].key & 1023));
-        put_str(t, name);
-        label(t, '{', "method", method_label(r->v[i].key));
-        label(t, ',', "route", route);
-        label(t, ',', "status", status);
-        put(t, "} ", 2);
-        put_u64(t, r->v[i].count);
-        put(t, "\n", 1);
+        obs_prom_str(t, name);
+        obs_prom_label(t, '{', "method", method_label(r->v[i].key));
+        obs_prom_label(t, ',', "route", route);
+        obs_prom_label(t, ',', "status", status);
+        obs_prom_put(t, "} ", 2);
+        obs_prom_u64(t, r->v[i].count);
+        obs_prom_put(t, "\n", 1);
     }
 }
 
 /* `name{method="GET",route="/items"` : the caller closes the braces. */
-static void hist_series(struct text *t, const char *suffix, const struct row *row,
+static void hist_series(struct obs_prom *t, const char *suffix, const struct row *row,
                         const char *route)
 {
-    put_str(t, "http_request_duration_seconds");
-    put_str(t, suffix);
-    label(t, '{', "method", method_label(row->key));
-    label(t, ',', "route", route);
+    obs_prom_str(t, "http_request_duration_seconds");
+    obs_prom_str(t, suffix);
+    obs_prom_label(t, '{', "method", method_label(row->key));
+    obs_prom_label(t, ',', "route", route);
 }
 
-static void render_histogram(struct text *t, const struct row *row, const char *route)
+static void render_histogram(struct obs_prom *t, const struct row *row, const char *route)
 {
     uint64_t cumulative = 0;
     for (int b = 0; b < OBS_BUCKETS; b++) {
         cumulative += row->buckets[b];
         hist_series(t, "_bucket", row, route);
-        put_str(t, ",le=\"");
-        put_double(t, obs_bucket_bounds[b]);
-        put(t, "\"} ", 3);
-        put_u64(t, cumulative < row->count ? cumulative : row->count);
-        put(t, "\n", 1);
+        obs_prom_str(t, ",le=\"");
+        obs_prom_double(t, obs_bucket_bounds[b]);
+        obs_prom_put(t, "\"} ", 3);
+        obs_prom_u64(t, cumulative < row->count ? cumulative : row->count);
+        obs_prom_put(t, "\n", 1);
     }
     hist_series(t, "_bucket", row, route);
-    put_str(t, ",le=\"+Inf\"} ");
-    put_u64(t, row->count);
-    put(t, "\n", 1);
+    obs_prom_str(t, ",le=\"+Inf\"} ");
+    obs_prom_u64(t, row->count);
+    obs_prom_put(t, "\n", 1);
     hist_series(t, "_sum", row, route);
-    put(t, "} ", 2);
-    put_double(t, (double)row->sum_us / 1e6);
-    put(t, "\n", 1);
+    obs_prom_put(t, "} ", 2);
+    obs_prom_double(t, (double)row->sum_us / 1e6);
+    obs_prom_put(t, "\n", 1);
     hist_series(t, "_count", row, route);
-    put(t, "} ", 2);
-    put_u64(t, row->count);
-    put(t, "\n", 1);
+    obs_prom_put(t, "} ", 2);
+    obs_prom_u64(t, row->count);
+    obs_prom_put(t, "\n", 1);
 }
 
-static void render_durations(struct text *t, const struct crest_app *app, const struct rows *r)
+static void render_durations(struct obs_prom *t, const struct crest_app *app, const struct rows *r)
 {
-    family(t, "http_request_duration_seconds", "histogram",
-           "HTTP request latency in seconds by method and route.");
+    obs_prom_family(t, "http_request_duration_seconds", "histogram",
+                    "HTTP request latency in seconds by method and route.");
     for (size_t i = 0; i < r->n; i++) {
         const char *route = route_label(app, r->v[i].key);
         if (route)
@@ -392,40 +291,41 @@ static void render_durations(struct text *t, const struct crest_app *app, const 
 }
 
 /* One series per label value of a family. */
-static void render_labelled(struct text *t, const char *name, const char *label_name,
+static void render_labelled(struct obs_prom *t, const char *name, const char *label_name,
                             const char *value, int64_t v)
 {
-    put_str(t, name);
-    label(t, '{', label_name, value);
-    put(t, "} ", 2);
-    put_i64(t, v);
-    put(t, "\n", 1);
+    obs_prom_str(t, name);
+    obs_prom_label(t, '{', label_name, value);
+    obs_prom_put(t, "} ", 2);
+    obs_prom_i64(t, v);
+    obs_prom_put(t, "\n", 1);
 }
 
-static void render_server(struct text *t)
+static void render_server(struct obs_prom *t)
 {
     int64_t in_flight = obs_in_flight_total();
-    single_u64(t, "http_requests_in_flight", "gauge", "Number of HTTP requests being served.",
-               in_flight > 0 ? (uint64_t)in_flight : 0);
-    family(t, "crest_connections", "gauge", "Open client connections by state.");
+    obs_prom_single_u64(t, "http_requests_in_flight", "gauge",
+                        "Number of HTTP requests being served.",
+                        in_flight > 0 ? (uint64_t)in_flight : 0);
+    obs_prom_family(t, "crest_connections", "gauge", "Open client connections by state.");
     for (int s = 0; s < OBS_CONN_STATES; s++)
         render_labelled(t, "crest_connections", "state", conn_states[s],
                         obs_conns((enum obs_conn_state)s));
-    single_u64(t, "crest_requests_shed_total", "counter",
-               "Requests answered 503 because memory ran out or the budget refused it.",
-               obs_shed_total());
+    obs_prom_single_u64(t, "crest_requests_shed_total", "counter",
+                        "Requests answered 503 because memory ran out or the budget refused it.",
+                        obs_shed_total());
 }
 
 /* One family per figure, a series per tag. */
-static void render_tags(struct text *t, const char *name, const char *type, const char *help,
+static void render_tags(struct obs_prom *t, const char *name, const char *type, const char *help,
                         const int64_t v[MEM_TAG_COUNT])
 {
-    family(t, name, type, help);
+    obs_prom_family(t, name, type, help);
     for (int tag = 0; tag < MEM_TAG_COUNT; tag++)
         render_labelled(t, name, "tag", mem_tag_name((enum mem_tag)tag), v[tag]);
 }
 
-static void render_memory(struct text *t)
+static void render_memory(struct obs_prom *t)
 {
     int64_t live[MEM_TAG_COUNT], peak[MEM_TAG_COUNT], allocs[MEM_TAG_COUNT];
     for (int tag = 0; tag < MEM_TAG_COUNT; tag++) {
@@ -441,8 +341,8 @@ static void render_memory(struct text *t)
                 "Most bytes held at once by allocation tag (per-thread peaks summed).", peak);
     render_tags(t, "crest_memory_allocations_total", "counter",
                 "Allocations made by allocation tag.", allocs);
-    single_u64(t, "crest_memory_limit_bytes", "gauge", "Memory budget in bytes, 0 when none.",
-               mem_budget_limit());
+    obs_prom_single_u64(t, "crest_memory_limit_bytes", "gauge",
+                        "Memory budget in bytes, 0 when none.", mem_budget_limit());
 }
 
 static const char *const db_states[] = {"connecting", "idle", "busy", "down"};
@@ -451,39 +351,39 @@ static const char *const db_errors[] = {"connect", "lost", "timeout", "query"};
 static_assert(sizeof(db_errors) / sizeof(db_errors[0]) == OBS_DB_ERRORS, "one name per kind");
 
 /* The PostgreSQL pool's figures: only when a worker has one (SQLite has no pool). */
-static void render_db(struct text *t)
+static void render_db(struct obs_prom *t)
 {
     uint64_t buckets[OBS_BUCKETS], count, sum_us, cumulative = 0;
     if (!obs_db_durations(buckets, &count, &sum_us))
         return;
-    family(t, "crest_db_pool_connections", "gauge", "Database connections by state.");
+    obs_prom_family(t, "crest_db_pool_connections", "gauge", "Database connections by state.");
     for (int s = 0; s < OBS_DB_STATES; s++)
         render_labelled(t, "crest_db_pool_connections", "state", db_states[s],
                         obs_db_conns((enum obs_db_state)s));
-    family(t, "crest_db_errors_total", "counter", "Database failures by kind.");
+    obs_prom_family(t, "crest_db_errors_total", "counter", "Database failures by kind.");
     for (int k = 0; k < OBS_DB_ERRORS; k++)
         render_labelled(t, "crest_db_errors_total", "kind", db_errors[k],
                         (int64_t)obs_db_errors((enum obs_db_error)k));
-    family(t, "crest_db_query_duration_seconds", "histogram",
-           "Database query latency in seconds, from send to result.");
+    obs_prom_family(t, "crest_db_query_duration_seconds", "histogram",
+                    "Database query latency in seconds, from send to result.");
     for (int b = 0; b < OBS_BUCKETS; b++) {
         cumulative += buckets[b];
-        put_str(t, "crest_db_query_duration_seconds_bucket{le=\"");
-        put_double(t, obs_bucket_bounds[b]);
-        put(t, "\"} ", 3);
-        put_u64(t, cumulative < count ? cumulative : count);
-        put(t, "\n", 1);
+        obs_prom_str(t, "crest_db_query_duration_seconds_bucket{le=\"");
+        obs_prom_double(t, obs_bucket_bounds[b]);
+        obs_prom_put(t, "\"} ", 3);
+        obs_prom_u64(t, cumulative < count ? cumulative : count);
+        obs_prom_put(t, "\n", 1);
     }
-    put_str(t, "crest_db_query_duration_seconds_bucket{le=\"+Inf\"} ");
-    put_u64(t, count);
-    put_str(t, "\ncrest_db_query_duration_seconds_sum ");
-    put_double(t, (double)sum_us / 1e6);
-    put_str(t, "\ncrest_db_query_duration_seconds_count ");
-    put_u64(t, count);
-    put(t, "\n", 1);
+    obs_prom_str(t, "crest_db_query_duration_seconds_bucket{le=\"+Inf\"} ");
+    obs_prom_u64(t, count);
+    obs_prom_str(t, "\ncrest_db_query_duration_seconds_sum ");
+    obs_prom_double(t, (double)sum_us / 1e6);
+    obs_prom_str(t, "\ncrest_db_query_duration_seconds_count ");
+    obs_prom_u64(t, count);
+    obs_prom_put(t, "\n", 1);
 }
 
-static int render(struct text *t, const struct crest_app *app)
+static int render(struct obs_prom *t, const struct crest_app *app)
 {
     struct rows counts, hists;
     int err = collect(&counts, false);
@@ -506,7 +406,7 @@ static int render(struct text *t, const struct crest_app *app)
 
 static enum crest_handler_result metrics(struct crest_req *req, void *ud)
 {
-    struct text t = {{0}, 0};
+    struct obs_prom t = {.tag = MEM_METRICS};
     /* a scrape is a few kilobytes: one reservation instead of doubling up from 256 bytes */
     int err = mem_buf_reserve(&t.buf, MEM_METRICS, 8192);
     if (!err)
