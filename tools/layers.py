@@ -8,23 +8,26 @@ import os
 import re
 import sys
 
-# lowest first; rooms on one line share a level
+# lowest first; rooms on one line share a level; each with its one-line purpose
 ORDER = [
-    ["mem"],
-    ["json"],  # a codec on mem alone: below obs, whose metrics text writes numbers as it does
-    ["obs"],
-    ["net"],
-    ["http"],
-    ["store"],
-    ["route"],
-    ["req"],
-    ["valid"],
-    ["app"],
-    ["openapi", "ops"],
-    ["serve"],
-    ["items"],
-    ["cli"],
+    [("mem", "accounting allocator (tags, per-thread counters, budget), arenas, pools, buffers")],
+    [("json", "JSON text to values (strict RFC 8259, into an arena) and values to text")],
+    [("obs", "/proc readers, per-worker stats, memory report, Prometheus text format")],
+    [("net", "epoll loop, timers, workers, listeners, connection table")],
+    [("http", "request parser, Host grammar, chunked decoder, sessions, responses, Date cache")],
+    [("store", "the items store: SQLite, PostgreSQL (libpq in the event loop)")],
+    [("route", "route templates compiled and matched, method names")],
+    [("req", "the request a handler reads, the response it writes, query and scalar decoding")],
+    [("valid", "validation with pydantic's rules and vocabulary, the 422 problem list")],
+    [("app", "an application: routes, parts, worker hooks; dispatch from request to handler")],
+    [("openapi", "the OpenAPI 3.1 document, /docs and /redoc"),
+     ("ops", "built-in routes, /metrics, /debug/memory, access log, budget and memory log")],
+    [("serve", "start-up: crest_serve and the in-process test client")],
+    [("items", "the reference items service")],
+    [("cli", "the crest binary: flags, startup report, crest mem")],
 ]
+PURPOSE = {room: purpose for rooms in ORDER for room, purpose in rooms}
+ORDER = [[room for room, _ in rooms] for rooms in ORDER]
 LEVEL = {room: i for i, rooms in enumerate(ORDER) for room in rooms}
 INCLUDE = re.compile(r'^#include "([a-z_]+)/([a-z_0-9]+\.h)"', re.M)
 
@@ -69,6 +72,48 @@ def main(src):
     return 1 if bad else 0
 
 
+def tree(src, counts=True):
+    """The rooms, top first, with their purpose (and lines and files): the README's layout block
+    is the list without counts, so that it changes only when a room does."""
+    out = []
+    for rooms in reversed(ORDER):
+        for room in rooms:
+            d = os.path.join(src, room)
+            names = sorted(os.listdir(d))
+            lines = 0
+            for n in names:
+                with open(os.path.join(d, n), encoding="utf-8") as f:
+                    lines += sum(1 for _ in f)
+            size = f"{lines:6d} lines {len(names):3d} files  " if counts else ""
+            out.append(f"src/{room + '/':9s}{size}{PURPOSE[room]}")
+    return "\n".join(out) + "\n"
+
+
+README_BEGIN = "<!-- layout: begin (python3 tools/layers.py --readme README.md) -->\n```\n"
+README_END = "```\n<!-- layout: end -->"
+
+
+def readme(path, src, check):
+    """Writes (or with check, compares) the layout block of the README."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    want = tree(src, counts=False)
+    if check:
+        if text[start:end] != want:
+            print(f"{path}: the layout block is stale: run python3 tools/layers.py --readme {path}")
+            return 1
+        return 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:start] + want + text[end:])
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else
-                  os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")))
+    SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+    if len(sys.argv) > 1 and sys.argv[1] == "--tree":
+        sys.stdout.write(tree(SRC))
+        sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[1] in ("--readme", "--check-readme"):
+        sys.exit(readme(sys.argv[2], SRC, sys.argv[1] == "--check-readme"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else SRC))
