@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""tools/layers.py: checks that src/'s #includes point only down the rooms' order and that no two
-files call each other in a cycle of includes (docs/architecture.md, "Layout"). Run by ctest
-(test_layers); prints each offending include and exits 1.
+"""tools/layers.py: checks that src/'s #includes point only down the rooms' order, with no cycle
+of includes, and (--calls OBJDIR, from a build's objects) that calls do too, with no cycle of calls
+among files (docs/architecture.md). Run by ctest (test_layers, test_layers_calls); prints each
+offence and exits 1.
 
 A room may include its own headers and those of any room below it, never one beside it."""
 import os
@@ -72,6 +73,61 @@ def main(src):
     return 1 if bad else 0
 
 
+# the framework's rooms, where files call each other in no cycle (store's pg.c and pg_conn.c, a
+# connection and its pool, call each other by design)
+ACYCLIC = {"json", "route", "req", "valid", "app", "openapi", "ops", "serve"}
+
+
+def calls(objdir, src):
+    """From the objects of a build (nm): which file calls which. Refuses a call from a room into a
+    room above it, and a cycle of calls among files (A calls B, B calls ... A)."""
+    import subprocess
+    defined, undefined = {}, {}
+    for d, _, names in os.walk(objdir):
+        for n in names:
+            if not n.endswith(".c.o"):
+                continue
+            path = os.path.join(d, n)
+            rel = os.path.relpath(path, objdir)[:-2]  # room/file.c
+            if not os.path.exists(os.path.join(src, rel)):
+                continue  # an object left from a file since moved
+            out = subprocess.run(["nm", path], capture_output=True, text=True, check=True).stdout
+            undefined[rel] = set()
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "U":
+                    undefined[rel].add(parts[1])
+                elif len(parts) == 3 and parts[1] in "TDBR":
+                    defined[parts[2]] = rel
+    graph = {f: {defined[s] for s in syms if s in defined and defined[s] != f}
+             for f, syms in undefined.items()}
+    acyclic = {f: {t for t in ts if t.split("/")[0] in ACYCLIC}
+               for f, ts in graph.items() if f.split("/")[0] in ACYCLIC}
+    bad = []
+    for f, targets in sorted(graph.items()):
+        for t in sorted(targets):
+            rf, rt = f.split("/")[0], t.split("/")[0]
+            if rf in LEVEL and rt in LEVEL and LEVEL[rt] > LEVEL[rf]:
+                bad.append(f"src/{f}: calls into src/{t}, a room above")
+    state = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in sorted(acyclic.get(node, ())):
+            if state.get(nxt) == 1:
+                bad.append("call cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for node in sorted(acyclic):
+        if node not in state:
+            visit(node, [node])
+    for line in bad:
+        print(line)
+    return 1 if bad else 0
+
+
 def tree(src, counts=True):
     """The rooms, top first, with their purpose (and lines and files): the README's layout block
     is the list without counts, so that it changes only when a room does."""
@@ -114,6 +170,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--tree":
         sys.stdout.write(tree(SRC))
         sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[1] == "--calls":
+        sys.exit(calls(sys.argv[2], SRC))
     if len(sys.argv) > 2 and sys.argv[1] in ("--readme", "--check-readme"):
         sys.exit(readme(sys.argv[2], SRC, sys.argv[1] == "--check-readme"))
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else SRC))
