@@ -25,8 +25,6 @@ CREST_API void crest_app_free(struct crest_app *app)
 {
     if (!app)
         return;
-    if (app->test_worker_started)
-        app_workers_stop(app, 1, &app->test_worker_data);
     while (app->parts) {
         struct app_part *part = app->parts;
         app->parts = part->next;

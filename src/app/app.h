@@ -12,21 +12,20 @@ struct crest_app {
     char *title;
     char *version;
     const char *description; /* borrowed (crest_app_set_description), or NULL */
-    struct app_part *parts;  /* what crest_app_add_*_routes keep (the docs' document) */
+    struct app_part *parts;  /* the docs' document, the test client's worker */
     bool parts_prepared;
     struct route_table router;
     crest_worker_start_fn worker_start;
     crest_worker_stop_fn worker_stop;
     void *worker_ud;
     crest_health_fn health;
-    bool test_worker_started; /* the test client's one worker */
-    void *test_worker_data;
 };
 
-/* A part of an app with state of its own (the docs keep the rendered OpenAPI document): the app
- * knows parts only through this table. prepare runs once before the first request is served
- * (crest_serve before the workers start, so they only read; the test client before its first
- * request), when every route is declared; free runs in crest_app_free. */
+/* A part of an app with state of its own (the docs keep the rendered OpenAPI document, the test
+ * client its worker's data from the start hooks, which its free hands to the stop hooks): the app
+ * knows parts only through this table. prepare (may be NULL) runs once before the first request
+ * is served (crest_serve before the workers start, so they only read; the test client before its
+ * first request), when every route is declared; free runs in crest_app_free. */
 struct app_part;
 struct app_part_ops {
     int (*prepare)(struct app_part *part, struct crest_app *app, char *err);

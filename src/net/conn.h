@@ -9,6 +9,7 @@
 #include "mem/buf.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,7 +30,7 @@ enum net_conn_flag {
     NET_CONN_CLOSING = 1 << 0, /* close once the output is written */
     NET_CONN_EOF = 1 << 1,     /* the peer will send nothing more */
     NET_CONN_LINGER = 1 << 2,  /* output done, discarding input before close */
-    NET_CONN_RUNNING = 1 << 3, /* inside net_conn_run: completions must not re-enter */
+    NET_CONN_RUNNING = 1 << 3, /* a driver is running it: a completion only marks it DIRTY */
     NET_CONN_FRESH = 1 << 4,   /* accepted, no byte received yet */
     NET_CONN_DIRTY = 1 << 5,   /* input or output changed since on_input last ran */
 };
@@ -75,6 +76,20 @@ struct net_conn {
 };
 
 static_assert(sizeof(struct net_conn) == 32, "an idle connection costs 32 bytes: keep it so");
+
+/* What carries a worker's connections, apart from the session that runs on them (libuv keeps a
+ * stream's operations apart from its transport the same way). Every connection of a worker has
+ * the transport named at net_worker_init: sockets (net_socket_transport, net/peer.c) for a worker
+ * that listens, memory for the in-process test client (serve/testclient.c). Moving bytes is not in
+ * the table, so the socket path makes direct calls: each transport has a driver of its own that
+ * feeds on_input and takes the output (net/worker.c's conn_run, with send and read; the test
+ * client's exchange). A driver sets NET_CONN_RUNNING while it runs a connection, and a handler's
+ * completion then only marks the connection for it (net_conn_resume); a driver that waits for
+ * completions itself (the test client, on its loop's timers) keeps the flag set throughout. */
+struct net_transport {
+    /* Whether c's peer is this host: what routes only local clients may see ask. */
+    bool (*from_loopback)(const struct net_worker *w, const struct net_conn *c);
+};
 
 /* The upper layer (http) plugs in through this table, as Redis's networking hands ae.c its
  * handlers: net never sees a request. ctx is shared by all workers and read-only. */

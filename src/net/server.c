@@ -5,6 +5,7 @@
 #include "net/server.h"
 
 #include "mem/mem.h"
+#include "net/peer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -97,7 +98,7 @@ static int init_workers(struct net_worker *ws, unsigned n, const struct net_conf
                         const struct net_conn_ops *ops, void *ctx, char *err, unsigned *inited)
 {
     for (unsigned i = 0; i < n; i++) {
-        int rc = net_worker_init(&ws[i], i, cfg, ops, ctx);
+        int rc = net_worker_init(&ws[i], i, cfg, ops, ctx, &net_socket_transport);
         if (rc) {
             snprintf(err, 256, "cannot create event loop: %s", strerror(-rc));
             return rc;

@@ -88,8 +88,6 @@ static void queue_leave(struct net_worker *w, struct net_conn *c)
 /* Appends c with a fresh deadline; each queue has one timeout, so the tail is the latest. */
 static void queue_enter(struct net_worker *w, struct net_conn *c, enum net_queue_id id)
 {
-    if (c->fd < 0)
-        return; /* the test client's connection is in no table */
     queue_leave(w, c);
     struct net_queue *q = &w->queues[id];
     obs_conn_move(w->stats, -1, state_of((uint8_t)id));
@@ -297,7 +295,7 @@ static void conn_park(struct net_worker *w, struct net_conn *c, uint32_t request
     }
 }
 
-/* Drives one connection as far as it can go without blocking. */
+/* The socket transport's driver: runs one connection as far as it can go without blocking. */
 static void conn_run(struct net_worker *w, struct net_conn *c)
 {
     uint32_t requests_before = c->n_requests;
@@ -355,8 +353,8 @@ void net_conn_resume(struct net_worker *w, struct net_conn *c)
 {
     c->verdict = NET_WANT_HEAD;
     c->flags |= NET_CONN_DIRTY;
-    if (c->fd < 0 || (c->flags & NET_CONN_RUNNING))
-        return;
+    if (c->flags & NET_CONN_RUNNING)
+        return; /* completed inside on_input, or under a driver of another transport */
     conn_run(w, c);
 }
 
@@ -555,7 +553,8 @@ void net_worker_wake(struct net_worker *w)
 /* ---- the worker ---- */
 
 int net_worker_init(struct net_worker *w, unsigned id, const struct net_config *cfg,
-                    const struct net_conn_ops *ops, void *ctx)
+                    const struct net_conn_ops *ops, void *ctx,
+                    const struct net_transport *transport)
 {
     int err;
 
@@ -563,6 +562,7 @@ int net_worker_init(struct net_worker *w, unsigned id, const struct net_config *
     w->cfg = cfg;
     w->ops = ops;
     w->ctx = ctx;
+    w->transport = transport;
     w->id = id;
     w->stats = obs_worker_slot(id);
     w->listen_fd = -1;

@@ -37,6 +37,7 @@ struct net_worker {
     const struct net_config *cfg;
     const struct net_conn_ops *ops;
     void *ctx;
+    const struct net_transport *transport; /* what carries this worker's connections */
     unsigned id;
     int listen_fd;
     int wake_fd;
@@ -57,9 +58,11 @@ struct net_worker {
     pthread_t thread;
 };
 
-/* Prepares a worker without a listener or thread: what the in-process test client runs. */
+/* Prepares a worker without a listener or thread (what the in-process test client runs, with a
+ * transport of its own); net_server_run's workers carry sockets (net_socket_transport). */
 int net_worker_init(struct net_worker *w, unsigned id, const struct net_config *cfg,
-                    const struct net_conn_ops *ops, void *ctx);
+                    const struct net_conn_ops *ops, void *ctx,
+                    const struct net_transport *transport);
 void net_worker_fini(struct net_worker *w);
 
 /* Starts accepting on a bound, listening socket, which the worker owns from then on. */
@@ -74,11 +77,13 @@ static inline bool net_worker_draining(const struct net_worker *w)
     return w->draining;
 }
 
-/* Borrow and return io blocks (exported for the test client). */
+/* Borrow and return io blocks (exported for drivers outside net: the test client's). */
 struct net_io *net_io_get(struct net_worker *w);
 void net_io_put(struct net_worker *w, struct net_io *io);
 
-/* A pending handler of c finished: flush its response and continue with the connection. */
+/* A pending handler of c finished: c wants input again. When a driver is running c
+ * (NET_CONN_RUNNING) that is all, and the driver goes on; otherwise the worker runs c at once:
+ * flushes its response and continues with the connection. */
 void net_conn_resume(struct net_worker *w, struct net_conn *c);
 
 /* The fd-indexed connection table, shared by all workers (each fd belongs to one of them). */

@@ -40,7 +40,7 @@ static bool bearer_matches(struct crest_str auth, const char *token)
 static bool allowed(struct crest_req *req, const char *token)
 {
     bool ok = token ? bearer_matches(crest_req_header(req, "Authorization"), token)
-                    : net_conn_from_loopback(req->http.conn);
+                    : net_conn_from_loopback(req->http.worker, req->http.conn);
     if (!ok && crest_res_error(req, 404, "Not Found") != 0)
         req_response_oom(req);
     return ok;

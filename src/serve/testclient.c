@@ -1,6 +1,9 @@
 /* serve/testclient.c: FastAPI's TestClient for libcrest. The request bytes go through the same
- * session, parser, router and handlers as on a socket: a worker without a listener or thread
- * drives one connection that has no fd, and runs its loop for pending handlers' timers. */
+ * session, parser, router and handlers as on a socket: the test client is a transport of its own
+ * (memory: the peer is this very process) with a driver of its own, which feeds the bytes to a
+ * worker that has no listener or thread and runs that worker's loop for pending handlers' timers.
+ * Its worker state (the start hooks' data) lasts from the first request to crest_app_free, kept
+ * as an app part. */
 #include "app/app.h"
 #include "http/server.h"
 #include "mem/mem.h"
@@ -11,6 +14,72 @@
 
 void serve_http_server(struct http_server *srv, struct crest_app *app,
                        const struct crest_config *cfg);
+
+/* ---- the memory transport ---- */
+
+static bool memory_from_loopback(const struct net_worker *w, const struct net_conn *c)
+{
+    (void)w;
+    (void)c;
+    return true; /* the caller is this very process */
+}
+
+static const struct net_transport memory_transport = {.from_loopback = memory_from_loopback};
+
+/* ---- the test client's worker state, an app part ---- */
+
+/* The worker start hooks run at the first request, once; their data serves every request after
+ * and goes to the stop hooks when the app is freed (free runs in crest_app_free). */
+struct test_part {
+    struct app_part part; /* first: the app keeps it as a part (app/app.h) */
+    struct crest_app *app;
+    void *worker_data;
+};
+
+static void test_part_free(struct app_part *part)
+{
+    struct test_part *t = (struct test_part *)part;
+    app_workers_stop(t->app, 1, &t->worker_data);
+    mem_free(MEM_APP, t, sizeof(*t));
+}
+
+static const struct app_part_ops test_part_ops = {NULL, test_part_free};
+
+/* The worker data of app's test client, its start hooks run at the first call that has some. An
+ * app without worker hooks has no state to keep, so it gets no part: its first request allocates
+ * nothing more than the next. */
+static int test_worker_data(struct crest_app *app, void **data)
+{
+    struct test_part *t = (struct test_part *)app_part_find(app, &test_part_ops);
+    char why[CREST_ERR_LEN];
+    int err;
+
+    *data = NULL;
+    if (t) {
+        *data = t->worker_data;
+        return 0;
+    }
+    err = app_parts_prepare(app, why); /* as crest_serve does before its workers (once) */
+    if (err)
+        return err;
+    if (!app->worker_start && !app->worker_stop)
+        return 0;
+    t = mem_calloc(MEM_APP, 1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    err = app_workers_start(app, 1, NULL, &t->worker_data, why);
+    if (err) {
+        mem_free(MEM_APP, t, sizeof(*t));
+        return err; /* the next request tries again */
+    }
+    t->part.ops = &test_part_ops;
+    t->app = app;
+    app_part_add(app, &t->part);
+    *data = t->worker_data;
+    return 0;
+}
+
+/* ---- the driver ---- */
 
 static void no_conn_events(void *ctx, int fd, uint32_t events)
 {
@@ -95,27 +164,24 @@ CREST_API int crest_test_raw(struct crest_app *app, const char *bytes, size_t le
     struct crest_config cfg;
     struct http_server srv;
     struct net_worker w;
-    struct net_conn c = {.fd = -1, .prev = -1, .next = -1, .verdict = NET_WANT_REQUEST};
+    /* no descriptor: only the socket transport reads fd. The driver runs the connection for the
+     * whole exchange, so a handler's completion leaves it to wait_pending (net_conn_resume). */
+    struct net_conn c = {
+        .fd = -1, .prev = -1, .next = -1, .flags = NET_CONN_RUNNING, .verdict = NET_WANT_REQUEST};
     struct mem_buf raw = {0};
+    void *worker_data;
     int err;
 
     memset(out, 0, sizeof(*out));
     crest_config_defaults(&cfg);
     serve_http_server(&srv, app, &cfg);
-    if (!app->test_worker_started) {
-        char why[CREST_ERR_LEN];
-        err = app_parts_prepare(app, why); /* as crest_serve does before its workers */
-        if (err)
-            return err;
-        err = app_workers_start(app, 1, NULL, &app->test_worker_data, why);
-        if (err)
-            return err;
-        app->test_worker_started = true;
-    }
-    err = net_worker_init(&w, 0, &srv.net, &srv.ops, &srv);
+    err = test_worker_data(app, &worker_data);
     if (err)
         return err;
-    w.app_data = app->test_worker_data;
+    err = net_worker_init(&w, 0, &srv.net, &srv.ops, &srv, &memory_transport);
+    if (err)
+        return err;
+    w.app_data = worker_data;
     c.io = net_io_get(&w);
     if (!c.io) {
         net_worker_fini(&w);

@@ -1,7 +1,8 @@
-/* tests/unit/test_app_testclient.c: the in-process test client (app/testclient.c) and, through
+/* tests/unit/test_serve_testclient.c: the in-process test client (serve/testclient.c) and, through
  * it, the handler API of crest.h: bodies and headers of 200/404/405/422/501 answers, HEAD and
  * OPTIONS, request bodies (plain and chunked), response-header validation, pending handlers
- * finished from a timer, and pipelined requests answered in order. */
+ * finished from a timer, and pipelined requests answered in order; the test client as a transport
+ * of its own (issue 14): its peer is local, its worker's hooks run once per app. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +193,62 @@ static enum crest_handler_result big(struct crest_req *req, void *ud)
 }
 
 static struct slow_state slow_state;
+
+/* The worker hooks' calls; the data a started worker gets is the counts themselves. */
+struct hook_counts {
+    int starts;
+    int stops;
+    int starts_to_refuse;
+    void *stopped_data;
+};
+
+static int count_start(void *ud, unsigned worker, struct crest_loop *loop, void **data,
+                       char err[CREST_ERR_LEN])
+{
+    struct hook_counts *h = ud;
+
+    h->starts++;
+    assert_int_equal(worker, 0);
+    assert_null(loop); /* the test client's worker has no loop that lasts */
+    if (h->starts_to_refuse > 0) {
+        h->starts_to_refuse--;
+        snprintf(err, CREST_ERR_LEN, "refused");
+        return -EIO;
+    }
+    *data = h;
+    return 0;
+}
+
+static void count_stop(void *ud, unsigned worker, void *data)
+{
+    struct hook_counts *h = ud;
+
+    assert_int_equal(worker, 0);
+    h->stops++;
+    h->stopped_data = data;
+}
+
+/* Answers whether the handler sees the data its worker's start hook made. */
+static enum crest_handler_result worker_data(struct crest_req *req, void *ud)
+{
+    const char *answer = crest_req_worker_data(req) == ud ? "started" : "other";
+
+    if (crest_res_body(req, "text/plain", answer, strlen(answer)) != 0)
+        crest_res_status(req, 500);
+    return CREST_DONE;
+}
+
+static struct crest_app *hooked_app(struct hook_counts *h)
+{
+    const struct crest_route route = {
+        .method = "GET", .path = "/data", .handler = worker_data, .ud = h};
+    struct crest_app *app = crest_app_new("hooks", "1");
+
+    assert_non_null(app);
+    assert_int_equal(crest_app_add_route(app, &route, NULL), 0);
+    crest_app_on_worker(app, count_start, count_stop, h);
+    return app;
+}
 
 static int setup(void **state)
 {
@@ -608,6 +665,70 @@ static void test_testclient_reports_deadlock_for_pending_handler_without_timer(v
     assert_null(res.raw);
 }
 
+/* The memory transport answers the loopback question for the test client's connection: /debug
+ * answers it, also after the driver waited on its loop for a pending handler (issue 14). */
+static void test_testclient_debug_route_after_pending_handler_sees_a_local_peer(void **state)
+{
+    static const char req[] = "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /debug/memory HTTP/1.1\r\nHost: t\r\n\r\n";
+    struct crest_config cfg;
+    struct crest_test_response res;
+    struct one_response r[3];
+
+    crest_config_defaults(&cfg); /* no debug token: loopback clients only */
+    assert_int_equal(crest_app_add_debug_routes(*state, &cfg), 0);
+    raw(*state, LIT(req), &res);
+    assert_int_equal(split_responses(&res, r, 3), 2);
+    assert_int_equal(r[0].status, 202);
+    assert_int_equal(slow_state.timer_calls, 1);
+    assert_int_equal(r[1].status, 200);
+    assert_non_null(memmem(r[1].body.ptr, r[1].body.len, "\"tracked_bytes\":", 16));
+    crest_test_response_fini(&res);
+}
+
+/* The test client's one worker is started at the first request, serves every request after with
+ * the same data, and is stopped by crest_app_free (issue 14: state of an app part). */
+static void test_testclient_starts_its_worker_once_and_stops_it_at_app_free(void **state)
+{
+    struct hook_counts h = {0};
+    struct crest_app *app = hooked_app(&h);
+    struct crest_test_response res;
+
+    (void)state;
+    for (int k = 0; k < 3; k++) {
+        get(app, "GET", "/data", NULL, &res);
+        assert_int_equal(res.status, 200);
+        assert_str_is(res.body, "started");
+        crest_test_response_fini(&res);
+    }
+    assert_int_equal(h.starts, 1);
+    assert_int_equal(h.stops, 0);
+    crest_app_free(app);
+    assert_int_equal(h.stops, 1);
+    assert_ptr_equal(h.stopped_data, &h);
+}
+
+/* A worker start hook that fails fails the request with its errno, stops nothing, and is tried
+ * again by the next request. */
+static void test_testclient_failed_worker_start_fails_request_and_is_retried(void **state)
+{
+    struct hook_counts h = {.starts_to_refuse = 1};
+    struct crest_app *app = hooked_app(&h);
+    struct crest_test_response res;
+
+    (void)state;
+    assert_int_equal(crest_test_request(app, "GET", "/data", NULL, &res), -EIO);
+    assert_null(res.raw);
+    assert_int_equal(h.stops, 0);
+    get(app, "GET", "/data", NULL, &res);
+    assert_int_equal(res.status, 200);
+    assert_str_is(res.body, "started");
+    crest_test_response_fini(&res);
+    assert_int_equal(h.starts, 2);
+    crest_app_free(app);
+    assert_int_equal(h.stops, 1);
+}
+
 static void test_testclient_answers_501_to_unknown_method(void **state)
 {
     static const char *const methods[] = {"PURGE", "get", "CONNECT"};
@@ -801,6 +922,9 @@ int main(void)
         T(test_testclient_answers_every_pipelined_request_past_output_high_water),
         T(test_testclient_handler_finishing_before_returning_pending_answers),
         T(test_testclient_reports_deadlock_for_pending_handler_without_timer),
+        T(test_testclient_debug_route_after_pending_handler_sees_a_local_peer),
+        cmocka_unit_test(test_testclient_starts_its_worker_once_and_stops_it_at_app_free),
+        cmocka_unit_test(test_testclient_failed_worker_start_fails_request_and_is_retried),
         T(test_testclient_answers_501_to_unknown_method),
         T(test_testclient_answers_501_to_connect_filling_read_buffer),
         T(test_testclient_options_answers_204_with_allow),
