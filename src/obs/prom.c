@@ -86,7 +86,7 @@ void obs_prom_family(struct obs_prom *t, const char *name, const char *type, con
 }
 
 void obs_prom_single_u64(struct obs_prom *t, const char *name, const char *type, const char *help,
-                       uint64_t v)
+                         uint64_t v)
 {
     obs_prom_family(t, name, type, help);
     obs_prom_str(t, name);
@@ -95,8 +95,8 @@ void obs_prom_single_u64(struct obs_prom *t, const char *name, const char *type,
     obs_prom_put(t, "\n", 1);
 }
 
-void obs_prom_single_double(struct obs_prom *t, const char *name, const char *type, const char *help,
-                          double v)
+void obs_prom_single_double(struct obs_prom *t, const char *name, const char *type,
+                            const char *help, double v)
 {
     obs_prom_family(t, name, type, help);
     obs_prom_str(t, name);
