@@ -369,6 +369,57 @@ CREST_API CREST_MUST_CHECK int crest_req_timer(struct crest_req *req, uint32_t d
                                                crest_req_timer_fn cb, void *ud);
 
 /* ------------------------------------------------------------------------------------------------
+ * The worker's loop, for the application's own I/O (libuv's shape, on crest's epoll loop): watch a
+ * socket of any client library, run timers, and be woken from another thread. Every call is made
+ * on the loop's thread (a handler, a callback of the loop, a worker start hook), except
+ * crest_async_send. Handles are allocated by their start call (memory tag "loop", inside the
+ * budget) and freed by their stop call, which a callback may make for its own handle; no callback
+ * runs after stop. Handles still started when the worker's loop ends are freed without a call. */
+
+/* The loop of the worker running req: where a pending handler's clients put their sockets. */
+CREST_API struct crest_loop *crest_req_loop(const struct crest_req *req);
+
+enum crest_io_event {
+    CREST_READABLE = 1u << 0,
+    CREST_WRITABLE = 1u << 1,
+};
+
+struct crest_watch;
+/* events says what fd is ready for (crest_io_event bits; a hang-up or error reports readable, so
+ * the next read sees it). Level-triggered: called again while the condition holds. */
+typedef void (*crest_watch_fn)(struct crest_watch *w, int fd, unsigned events, void *ud);
+/* Watches fd, which stays the caller's (crest never closes it), for events. 0, -EINVAL, -EEXIST
+ * (fd is already in this loop), -ENOMEM, or another negative errno from epoll_ctl. */
+CREST_API CREST_MUST_CHECK int crest_watch_start(struct crest_loop *loop, int fd, unsigned events,
+                                                 crest_watch_fn cb, void *ud,
+                                                 struct crest_watch **out);
+/* Changes the events watched (0: none for now). 0, -EINVAL, or a negative errno. */
+CREST_API CREST_MUST_CHECK int crest_watch_change(struct crest_watch *w, unsigned events);
+/* Stops watching and frees w; call it before closing the fd. */
+CREST_API void crest_watch_stop(struct crest_watch *w);
+
+struct crest_timer;
+typedef void (*crest_timer_fn)(struct crest_timer *t, void *ud);
+/* Calls cb after delay_ms, then every repeat_ms if repeat_ms > 0. The handle lives until
+ * crest_timer_stop, a one-shot timer's too. 0, -EINVAL, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_timer_start(struct crest_loop *loop, uint32_t delay_ms,
+                                                 uint32_t repeat_ms, crest_timer_fn cb, void *ud,
+                                                 struct crest_timer **out);
+CREST_API void crest_timer_stop(struct crest_timer *t);
+
+struct crest_async;
+typedef void (*crest_async_fn)(struct crest_async *a, void *ud);
+/* A wake-up of loop that any thread may send (uv_async_send): cb runs on the loop's thread after a
+ * send, and sends that arrive before it runs make one call. How a thread of the application's
+ * hands a result back to a pending handler. 0, -EINVAL, -ENOMEM, -EMFILE. */
+CREST_API CREST_MUST_CHECK int crest_async_start(struct crest_loop *loop, crest_async_fn cb,
+                                                 void *ud, struct crest_async **out);
+/* Any thread, any time between start and stop; async-signal-safe. */
+CREST_API void crest_async_send(struct crest_async *a);
+/* On the loop's thread, once no other thread will send. */
+CREST_API void crest_async_stop(struct crest_async *a);
+
+/* ------------------------------------------------------------------------------------------------
  * JSON writer (RFC 8259): commas and nesting are tracked for you; strings are escaped and always
  * valid UTF-8 (invalid input bytes become U+FFFD); doubles are the shortest text that reads back
  * to the same value; NaN and infinities, which JSON cannot represent, become null. Out of memory

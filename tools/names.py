@@ -29,6 +29,9 @@ PUBLIC = [
     ("crest_test_", "serve/testclient.c"),
     ("crest_rss_", "obs/proc.c"),
     ("crest_report_", "obs/proc.c"),
+    ("crest_watch_", "net/watch.c"),
+    ("crest_timer_", "net/timer.c"),
+    ("crest_async_", "net/async.c"),
     ("crest_store_", "store/"),
     ("crest_pq_", "store/pg_alloc.c"),
 ]

@@ -42,12 +42,60 @@ int net_loop_init(struct net_loop *l)
     l->base_ms = monotonic_us() / 1000;
     l->heap = NULL;
     l->n_timers = l->cap_timers = 0;
+    l->active = l->closing = NULL;
+    l->n_active = 0;
+    l->polling = false;
     net_loop_update_time(l);
     return 0;
 }
 
+/* ---- the application's handles ---- */
+
+void net_loop_handle_add(struct net_loop *l, struct net_handle *h)
+{
+    h->prev = NULL;
+    h->next = l->active;
+    if (l->active)
+        l->active->prev = h;
+    l->active = h;
+    l->n_active++;
+}
+
+static void free_closing(struct net_loop *l)
+{
+    while (l->closing) {
+        struct net_handle *h = l->closing;
+        l->closing = h->next;
+        h->free(h);
+    }
+}
+
+void net_loop_handle_close(struct net_loop *l, struct net_handle *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        l->active = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    l->n_active--;
+    h->prev = NULL;
+    h->next = l->closing;
+    l->closing = h;
+    if (!l->polling)
+        free_closing(l);
+}
+
+bool net_loop_alive(const struct net_loop *l)
+{
+    return l->n_timers > 0 || l->n_active > 0;
+}
+
 void net_loop_fini(struct net_loop *l)
 {
+    free_closing(l);
+    while (l->active) /* handles the application never stopped: free, do not call */
+        net_loop_handle_close(l, l->active);
     if (l->epfd >= 0)
         close(l->epfd);
     l->epfd = -1;
@@ -176,6 +224,7 @@ int net_loop_poll(struct net_loop *l, int timeout_ms, net_conn_event_fn on_conn,
     if (n < 0 && errno != EINTR)
         return -errno;
     net_loop_update_time(l);
+    l->polling = true; /* handles stopped from here on are freed once every event is handled */
     for (int i = 0; i < n; i++) {
         uint64_t data = events[i].data.u64;
         if (data & 1)
@@ -186,5 +235,7 @@ int net_loop_poll(struct net_loop *l, int timeout_ms, net_conn_event_fn on_conn,
         }
     }
     net_loop_run_timers(l);
+    l->polling = false;
+    free_closing(l);
     return n < 0 ? 0 : n;
 }

@@ -32,6 +32,15 @@ struct net_timer {
 
 typedef void (*net_conn_event_fn)(void *ctx, int fd, uint32_t events);
 
+/* A handle of crest.h's loop API (crest_watch, crest_timer, crest_async) as the loop tracks it:
+ * in the active list while started, then in the closing list until the end of the current poll,
+ * so that a callback may stop its own handle, or one whose event comes later in the same batch,
+ * and no freed memory is ever touched. net_loop_fini frees what the application left. */
+struct net_handle {
+    struct net_handle *prev, *next;
+    void (*free)(struct net_handle *h); /* releases the handle's fd and memory */
+};
+
 struct net_loop {
     int epfd;
     uint32_t now_ms; /* monotonic milliseconds since init, updated by net_loop_poll */
@@ -41,6 +50,10 @@ struct net_loop {
     struct net_timer **heap;
     uint32_t n_timers;
     uint32_t cap_timers;
+    struct net_handle *active;  /* the application's started handles */
+    struct net_handle *closing; /* stopped this turn, freed when the poll ends */
+    uint32_t n_active;
+    bool polling; /* inside net_loop_poll: frees of closed handles wait for its end */
 };
 
 /* crest.h's opaque struct crest_loop is a struct net_loop: what a worker start hook receives and
@@ -74,6 +87,15 @@ void net_timer_stop(struct net_loop *l, struct net_timer *t);
 int net_loop_next_timer_ms(const struct net_loop *l);
 /* Runs the callbacks of the timers that are due. */
 void net_loop_run_timers(struct net_loop *l);
+
+/* Adds an application handle to the active list (net/watch.c, net/timer.c, net/async.c). */
+void net_loop_handle_add(struct net_loop *l, struct net_handle *h);
+/* Moves it to the closing list: its free runs when the current poll ends (or at once outside a
+ * poll, when no callback can be running), never twice. */
+void net_loop_handle_close(struct net_loop *l, struct net_handle *h);
+/* Whether anything but connections can still wake the loop: a timer or an application handle
+ * (the test client asks before it waits for a pending handler). */
+bool net_loop_alive(const struct net_loop *l);
 
 /* Waits up to timeout_ms (-1: no limit) for events and dispatches them: connection fds to on_conn,
  * watches to their callbacks; then due timers. Returns the number of events, or a negative errno

@@ -93,8 +93,8 @@ static int wait_pending(struct net_worker *w, struct net_conn *c)
 {
     while (c->verdict == NET_BUSY) {
         int wait = net_loop_next_timer_ms(&w->loop);
-        if (wait < 0)
-            return -EDEADLK;
+        if (!net_loop_alive(&w->loop))
+            return -EDEADLK; /* no timer, watch or wake-up left that could complete it */
         int err = net_loop_poll(&w->loop, wait, no_conn_events, NULL);
         if (err < 0)
             return err;
