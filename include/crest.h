@@ -419,6 +419,17 @@ CREST_API void crest_async_send(struct crest_async *a);
 /* On the loop's thread, once no other thread will send. */
 CREST_API void crest_async_stop(struct crest_async *a);
 
+/* Runs work(ud) on a thread of the process's pool for blocking calls (uv_queue_work), then
+ * done(ud, status) on loop's thread: status 0, or -ECANCELED when the loop ended before work ran
+ * (done still runs then, so that it frees what ud holds). The pool's queue is bounded: -EBUSY
+ * when it is full, which a handler answers 503 rather than queueing without limit; -EINVAL,
+ * -ENOMEM, or a negative errno when no pool thread could start. work must not call crest_
+ * functions other than crest_async_send. */
+typedef void (*crest_work_fn)(void *ud);
+typedef void (*crest_work_done_fn)(void *ud, int status);
+CREST_API CREST_MUST_CHECK int crest_work_queue(struct crest_loop *loop, crest_work_fn work,
+                                                crest_work_done_fn done, void *ud);
+
 /* ------------------------------------------------------------------------------------------------
  * JSON writer (RFC 8259): commas and nesting are tracked for you; strings are escaped and always
  * valid UTF-8 (invalid input bytes become U+FFFD); doubles are the shortest text that reads back

@@ -32,6 +32,7 @@ PUBLIC = [
     ("crest_watch_", "net/watch.c"),
     ("crest_timer_", "net/timer.c"),
     ("crest_async_", "net/async.c"),
+    ("crest_work_", "net/work.c"),
     ("crest_store_", "store/"),
     ("crest_pq_", "store/pg_alloc.c"),
 ]

@@ -37,7 +37,8 @@ static void on_wake(struct net_watch *nw, uint32_t events)
 
 static void free_async(struct net_handle *h)
 {
-    struct crest_async *a = (struct crest_async *)((char *)h - offsetof(struct crest_async, handle));
+    struct crest_async *a =
+        (struct crest_async *)((char *)h - offsetof(struct crest_async, handle));
     close(a->watch.fd);
     mem_free(MEM_LOOP, a, sizeof(*a));
 }

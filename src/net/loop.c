@@ -45,6 +45,7 @@ int net_loop_init(struct net_loop *l)
     l->active = l->closing = NULL;
     l->n_active = 0;
     l->polling = false;
+    l->work = NULL;
     net_loop_update_time(l);
     return 0;
 }
@@ -88,11 +89,12 @@ void net_loop_handle_close(struct net_loop *l, struct net_handle *h)
 
 bool net_loop_alive(const struct net_loop *l)
 {
-    return l->n_timers > 0 || l->n_active > 0;
+    return l->n_timers > 0 || l->n_active > 0 || net_work_outstanding(l) > 0;
 }
 
 void net_loop_fini(struct net_loop *l)
 {
+    net_work_inbox_free(l); /* its done callbacks may stop handles */
     free_closing(l);
     while (l->active) /* handles the application never stopped: free, do not call */
         net_loop_handle_close(l, l->active);

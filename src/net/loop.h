@@ -54,6 +54,7 @@ struct net_loop {
     struct net_handle *closing; /* stopped this turn, freed when the poll ends */
     uint32_t n_active;
     bool polling; /* inside net_loop_poll: frees of closed handles wait for its end */
+    struct net_work_inbox *work; /* jobs this loop gave the pool (net/work.c), or NULL */
 };
 
 /* crest.h's opaque struct crest_loop is a struct net_loop: what a worker start hook receives and
@@ -96,6 +97,22 @@ void net_loop_handle_close(struct net_loop *l, struct net_handle *h);
 /* Whether anything but connections can still wake the loop: a timer or an application handle
  * (the test client asks before it waits for a pending handler). */
 bool net_loop_alive(const struct net_loop *l);
+
+/* net/work.c: the process's pool for blocking calls (crest_work_queue). Sizes are set once,
+ * before the first job (crest_serve sets them from its configuration); shutdown joins the threads
+ * once nothing will queue more (a later job starts them again). */
+enum {
+    NET_WORK_MAX_THREADS = 64,
+    NET_WORK_DEFAULT_THREADS = 4,
+    NET_WORK_DEFAULT_QUEUE = 256,
+};
+void net_work_setup(uint32_t threads, uint32_t max_queued);
+void net_work_shutdown(void);
+/* Jobs of l not yet handed back (their done callback not run). */
+uint32_t net_work_outstanding(const struct net_loop *l);
+/* At the loop's end: jobs still queued are cancelled, running ones waited for, every done
+ * callback run. */
+void net_work_inbox_free(struct net_loop *l);
 
 /* Waits up to timeout_ms (-1: no limit) for events and dispatches them: connection fds to on_conn,
  * watches to their callbacks; then due timers. Returns the number of events, or a negative errno

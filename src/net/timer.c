@@ -33,7 +33,8 @@ static void on_due(struct net_timer *t)
 
 static void free_timer(struct net_handle *h)
 {
-    struct crest_timer *t = (struct crest_timer *)((char *)h - offsetof(struct crest_timer, handle));
+    struct crest_timer *t =
+        (struct crest_timer *)((char *)h - offsetof(struct crest_timer, handle));
     mem_free(MEM_LOOP, t, sizeof(*t));
 }
 

@@ -40,12 +40,13 @@ static void on_event(struct net_watch *nw, uint32_t events)
 
 static void free_watch(struct net_handle *h)
 {
-    struct crest_watch *w = (struct crest_watch *)((char *)h - offsetof(struct crest_watch, handle));
+    struct crest_watch *w =
+        (struct crest_watch *)((char *)h - offsetof(struct crest_watch, handle));
     mem_free(MEM_LOOP, w, sizeof(*w));
 }
 
-CREST_API int crest_watch_start(struct crest_loop *loop, int fd, unsigned events,
-                                crest_watch_fn cb, void *ud, struct crest_watch **out)
+CREST_API int crest_watch_start(struct crest_loop *loop, int fd, unsigned events, crest_watch_fn cb,
+                                void *ud, struct crest_watch **out)
 {
     struct crest_watch *w;
     int err;

@@ -3,6 +3,7 @@
 #include "app/app.h"
 #include "http/server.h"
 #include "mem/mem.h"
+#include "net/loop.h"
 #include "net/server.h"
 #include "obs/proc.h"
 #include "openapi/openapi.h"
@@ -146,5 +147,7 @@ CREST_API int crest_serve(struct crest_app *app, const struct crest_config *cfg,
     int rc = app_parts_prepare(app, err); /* before the workers: they only read what it made */
     if (rc)
         return rc;
-    return net_server_run(&srv.net, &srv.ops, &srv, &hooks, err);
+    rc = net_server_run(&srv.net, &srv.ops, &srv, &hooks, err);
+    net_work_shutdown(); /* after the workers' loops ended, which took back every job */
+    return rc;
 }

@@ -2,7 +2,8 @@
  * (net/watch.c, net/timer.c, net/async.c, issue 15), driven through the test client's worker: a
  * pending handler completed by a watched pipe, by a repeating timer that stops itself, by a
  * wake-up from another thread; a handle stopped while its event waits in the same batch; handles
- * left started freed with the loop; bad arguments. Each test builds its own app. */
+ * left started freed with the loop; bad arguments; blocking work on the pool, its bounded queue,
+ * and its jobs cancelled or waited for when their loop ends. Each test builds its own app. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,9 @@
 
 #include "crest.h"
 #include "mem/mem.h"
+#include "net/loop.h"
+
+#include <semaphore.h>
 
 struct ctx {
     struct crest_req *req;
@@ -84,7 +88,8 @@ static enum crest_handler_result watch_handler(struct crest_req *req, void *ud)
     c->req = req;
     assert_int_equal(pipe2(c->fds, O_NONBLOCK | O_CLOEXEC), 0);
     assert_int_equal(
-        crest_watch_start(crest_req_loop(req), c->fds[0], CREST_READABLE, on_readable, c, &c->w), 0);
+        crest_watch_start(crest_req_loop(req), c->fds[0], CREST_READABLE, on_readable, c, &c->w),
+        0);
     assert_int_equal(crest_timer_start(crest_req_loop(req), 5, 0, write_pipe, c, &t), 0);
     return CREST_PENDING;
 }
@@ -291,6 +296,127 @@ static void test_loop_refuses_bad_arguments(void **state)
     crest_app_free(app);
 }
 
+/* ---- the pool for blocking calls ---- */
+
+struct job_ctx {
+    struct crest_req *req;
+    pthread_t loop_thread, work_thread;
+    sem_t *gate; /* work waits on it when set */
+    int status;
+    int done;
+};
+
+static void blocking_work(void *ud)
+{
+    struct job_ctx *j = ud;
+    j->work_thread = pthread_self();
+    if (j->gate)
+        assert_int_equal(sem_wait(j->gate), 0);
+    else {
+        struct timespec ms = {0, 20 * 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
+}
+
+static void work_done(void *ud, int status)
+{
+    struct job_ctx *j = ud;
+    assert_true(pthread_equal(pthread_self(), j->loop_thread));
+    j->status = status;
+    j->done++;
+    if (j->req)
+        finish_with(j->req, status == 0 ? "worked" : "cancelled");
+}
+
+static enum crest_handler_result work_handler(struct crest_req *req, void *ud)
+{
+    struct job_ctx *j = ud;
+    j->req = req;
+    j->loop_thread = pthread_self();
+    assert_int_equal(crest_work_queue(crest_req_loop(req), blocking_work, work_done, j), 0);
+    return CREST_PENDING;
+}
+
+static void test_work_runs_on_a_pool_thread_and_completes_on_the_loop(void **state)
+{
+    struct job_ctx j = {0};
+    struct crest_app *app = app_with("/j", work_handler, &j);
+    (void)state;
+    expect_body(app, "/j", 200, "worked");
+    assert_int_equal(j.done, 1);
+    assert_false(pthread_equal(j.work_thread, j.loop_thread));
+    crest_app_free(app);
+}
+
+enum { QUEUE = 2 };
+
+static enum crest_handler_result full_handler(struct crest_req *req, void *ud)
+{
+    struct job_ctx *jobs = ud; /* 1 running + QUEUE queued fit; the next is refused */
+    struct crest_loop *loop = crest_req_loop(req);
+    for (int i = 0; i < QUEUE + 1; i++) {
+        jobs[i].loop_thread = pthread_self();
+        assert_int_equal(crest_work_queue(loop, blocking_work, work_done, &jobs[i]), 0);
+        if (i == 0) /* let the one thread take it off the queue */
+            for (int k = 0; k < 200 && !jobs[0].work_thread; k++)
+                usleep(1000);
+    }
+    assert_int_equal(crest_work_queue(loop, blocking_work, work_done, &jobs[QUEUE + 1]), -EBUSY);
+    for (int i = 0; i < QUEUE + 1; i++)
+        assert_int_equal(sem_post(jobs[0].gate), 0);
+    jobs[QUEUE].req = req; /* the last one answers; FIFO on one thread */
+    return CREST_PENDING;
+}
+
+static void test_work_queue_is_bounded(void **state)
+{
+    sem_t gate;
+    struct job_ctx jobs[QUEUE + 2] = {{0}};
+    struct crest_app *app = app_with("/f", full_handler, jobs);
+    (void)state;
+    assert_int_equal(sem_init(&gate, 0, 0), 0);
+    for (int i = 0; i < QUEUE + 2; i++)
+        jobs[i].gate = &gate;
+    net_work_shutdown(); /* a pool of one thread and a queue of QUEUE, for this test */
+    net_work_setup(1, QUEUE);
+    expect_body(app, "/f", 200, "worked");
+    for (int i = 0; i < QUEUE + 1; i++)
+        assert_int_equal(jobs[i].done, 1);
+    assert_int_equal(jobs[QUEUE + 1].done, 0);
+    net_work_shutdown();
+    net_work_setup(NET_WORK_DEFAULT_THREADS, NET_WORK_DEFAULT_QUEUE);
+    sem_destroy(&gate);
+    crest_app_free(app);
+}
+
+static enum crest_handler_result abandon_handler(struct crest_req *req, void *ud)
+{
+    struct job_ctx *jobs = ud; /* one thread: the first runs (20 ms), the second waits */
+    for (int i = 0; i < 2; i++) {
+        jobs[i].loop_thread = pthread_self();
+        assert_int_equal(crest_work_queue(crest_req_loop(req), blocking_work, work_done, &jobs[i]),
+                         0);
+    }
+    finish_with(req, "gone");
+    return CREST_DONE; /* the loop ends with both jobs out */
+}
+
+static void test_work_of_an_ended_loop_is_waited_for_or_cancelled(void **state)
+{
+    struct job_ctx jobs[2] = {{0}};
+    struct crest_app *app = app_with("/g", abandon_handler, jobs);
+    (void)state;
+    net_work_shutdown();
+    net_work_setup(1, 8);
+    expect_body(app, "/g", 200, "gone");
+    assert_int_equal(jobs[0].done + jobs[1].done, 2); /* every done ran, before the loop ended */
+    assert_int_equal(jobs[1].status, jobs[0].status == 0 ? -ECANCELED : jobs[1].status);
+    assert_int_equal(jobs[0].status == -ECANCELED && jobs[1].status == 0, 0); /* FIFO */
+    net_work_shutdown();
+    net_work_setup(NET_WORK_DEFAULT_THREADS, NET_WORK_DEFAULT_QUEUE);
+    crest_app_free(app);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -300,6 +426,11 @@ int main(void)
         cmocka_unit_test(test_loop_handle_stopped_in_the_same_batch_is_not_called),
         cmocka_unit_test(test_loop_handles_left_started_are_freed_with_the_loop),
         cmocka_unit_test(test_loop_refuses_bad_arguments),
+        cmocka_unit_test(test_work_runs_on_a_pool_thread_and_completes_on_the_loop),
+        cmocka_unit_test(test_work_queue_is_bounded),
+        cmocka_unit_test(test_work_of_an_ended_loop_is_waited_for_or_cancelled),
     };
-    return cmocka_run_group_tests_name("net_loop_api", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("net_loop_api", tests, NULL, NULL);
+    net_work_shutdown();
+    return failed;
 }
