@@ -142,7 +142,7 @@ static enum crest_handler_result fetch(struct crest_req *req, void *ud)
 struct resolve {
     struct crest_req *req;
     char host[256];
-    int rc;                 /* getaddrinfo's */
+    int rc; /* getaddrinfo's */
     char addresses[8][INET6_ADDRSTRLEN];
     int n;
 };
@@ -209,8 +209,12 @@ static enum crest_handler_result resolve(struct crest_req *req, void *ud)
 /* ---- the app ---- */
 
 static const struct crest_param resolve_params[] = {
-    {.name = "host", .in = CREST_IN_QUERY, .type = CREST_TYPE_STRING, .required = true,
-     .min_length = CREST_LIMIT(1), .max_length = CREST_LIMIT(253)},
+    {.name = "host",
+     .in = CREST_IN_QUERY,
+     .type = CREST_TYPE_STRING,
+     .required = true,
+     .min_length = CREST_LIMIT(1),
+     .max_length = CREST_LIMIT(253)},
 };
 
 static int parse_upstream(const char *text)
@@ -230,10 +234,16 @@ int main(int argc, char **argv)
     char err[CREST_ERR_LEN];
     struct crest_app *app = crest_app_new("upstream", "1.0");
     const struct crest_route routes[] = {
-        {.method = "GET", .path = "/upstream/{path}", .handler = fetch,
+        {.method = "GET",
+         .path = "/upstream/{path}",
+         .handler = fetch,
          .summary = "An upstream's answer"},
-        {.method = "GET", .path = "/resolve", .handler = resolve, .params = resolve_params,
-         .n_params = 1, .summary = "Addresses of a host name"},
+        {.method = "GET",
+         .path = "/resolve",
+         .handler = resolve,
+         .params = resolve_params,
+         .n_params = 1,
+         .summary = "Addresses of a host name"},
     };
 
     crest_config_defaults(&cfg);

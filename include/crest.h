@@ -266,7 +266,8 @@ CREST_API CREST_MUST_CHECK int crest_serve(struct crest_app *app, const struct c
  * add to FastAPI apps. crest_serve() prints the "listening" one itself. */
 CREST_API void crest_report_startup_memory(const char *phase);
 
-/* Resident set size of this process in bytes, from /proc/self/statm; 0 if unreadable. */
+/* Resident set size of this process in bytes, exact (VmRSS of /proc/self/status); 0 if
+ * unreadable. */
 CREST_API uint64_t crest_rss_bytes(void);
 
 /* ------------------------------------------------------------------------------------------------

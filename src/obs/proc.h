@@ -6,14 +6,14 @@
 
 #include <stdint.h>
 
-/* Resident set size in bytes (/proc/self/statm, as psutil's rss); 0 when unreadable. */
+/* Resident set size in bytes, exact (VmRSS of /proc/self/status; statm and stat's rss lag by the
+ * kernel's per-CPU counter batches): every RSS crest reports reads this. 0 when unreadable. */
 uint64_t obs_rss_bytes(void);
 
-/* What one read of /proc/self/stat gives: the fields the Prometheus Go client reads. Sizes and
- * times cover every thread of the process. */
+/* What one read of /proc/self/stat gives: the fields the Prometheus Go client reads, but the
+ * resident size (obs_rss_bytes). Sizes and times cover every thread of the process. */
 struct obs_proc_stat {
     uint64_t vsize_bytes;      /* virtual memory size */
-    uint64_t rss_bytes;        /* resident pages × page size */
     uint64_t threads;          /* num_threads */
     double cpu_seconds;        /* utime + stime */
     double start_time_seconds; /* since the Unix epoch: boot time (btime) + starttime */

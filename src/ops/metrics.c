@@ -201,7 +201,7 @@ static void render_process(struct obs_prom *t)
         obs_prom_single_double(t, "process_cpu_seconds_total", "counter",
                                "Total user and system CPU time spent in seconds.", st.cpu_seconds);
         obs_prom_single_u64(t, "process_resident_memory_bytes", "gauge",
-                            "Resident memory size in bytes.", st.rss_bytes);
+                            "Resident memory size in bytes.", obs_rss_bytes());
         obs_prom_single_u64(t, "process_virtual_memory_bytes", "gauge",
                             "Virtual memory size in bytes.", st.vsize_bytes);
         obs_prom_single_double(t, "process_start_time_seconds", "gauge",
