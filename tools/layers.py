@@ -33,6 +33,25 @@ LEVEL = {room: i for i, rooms in enumerate(ORDER) for room in rooms}
 INCLUDE = re.compile(r'^#include "([a-z_]+)/([a-z_0-9]+\.h)"', re.M)
 
 
+def cycles(graph):
+    """Each cycle a depth-first walk of graph (node -> set of nodes) meets, as "a -> b -> a"."""
+    state, found = {}, []
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
 def main(src):
     bad = []
     graph = {}
@@ -54,20 +73,7 @@ def main(src):
                 elif LEVEL[inc_room] == LEVEL[room] and inc_room != room:
                     bad.append(f"src/{path}: includes {target}, a room beside {room}/")
     # a cycle among headers (a .h that, through others, includes itself)
-    state = {}
-
-    def visit(node, stack):
-        state[node] = 1
-        for nxt in graph.get(node, ()):
-            if state.get(nxt) == 1:
-                bad.append("include cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
-            elif nxt not in state:
-                visit(nxt, stack + [nxt])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
+    bad += ["include cycle: " + c for c in cycles(graph)]
     for line in bad:
         print(line)
     return 1 if bad else 0
@@ -109,20 +115,7 @@ def calls(objdir, src):
             rf, rt = f.split("/")[0], t.split("/")[0]
             if rf in LEVEL and rt in LEVEL and LEVEL[rt] > LEVEL[rf]:
                 bad.append(f"src/{f}: calls into src/{t}, a room above")
-    state = {}
-
-    def visit(node, stack):
-        state[node] = 1
-        for nxt in sorted(acyclic.get(node, ())):
-            if state.get(nxt) == 1:
-                bad.append("call cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
-            elif nxt not in state:
-                visit(nxt, stack + [nxt])
-        state[node] = 2
-
-    for node in sorted(acyclic):
-        if node not in state:
-            visit(node, [node])
+    bad += ["call cycle: " + c for c in cycles(acyclic)]
     for line in bad:
         print(line)
     return 1 if bad else 0

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "obs/proc.h"
+#include "rss_probe.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -112,61 +113,16 @@ static void test_peak_rss_is_at_least_rss_and_follows_touched_memory(void **stat
     assert_true(rss >= n);
 }
 
-/* Rss of /proc/self/smaps_rollup in bytes: the kernel walks every mapping, so it is exact. */
-static uint64_t smaps_rss(void)
-{
-    char buf[4096];
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    assert_true(fd >= 0);
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    assert_true(n > 0);
-    buf[n] = '\0';
-    const char *line = strstr(buf, "\nRss:");
-    assert_non_null(line);
-    return (uint64_t)strtoull(line + 5, NULL, 10) * 1024;
-}
-
-struct toucher {
-    int step[2], ack[2];
-};
-
-enum { TOUCH_STEPS = 40 }; /* more than a per-CPU counter batch (32 pages on 2 CPUs) */
-
-/* Maps and touches 8 MiB, then one more page at a time: after each, the test compares. */
-static void *touch_8mib(void *arg)
-{
-    struct toucher *t = arg;
-    size_t size = (8u << 20) + TOUCH_STEPS * 4096;
-    char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    char c;
-    assert_true(p != MAP_FAILED);
-    for (size_t i = 0; i < (8u << 20); i += 4096)
-        p[i] = 1;
-    for (int k = 0; k <= TOUCH_STEPS; k++) {
-        if (k > 0)
-            p[(8u << 20) + (size_t)(k - 1) * 4096] = 1;
-        assert_int_equal(write(t->step[1], "x", 1), 1);
-        assert_int_equal(read(t->ack[0], &c, 1), 1);
-    }
-    munmap(p, size);
-    return NULL;
-}
-
 /* issue 13: statm and stat's rss field lag behind by what the per-CPU counters of the CPU that
  * touched the memory have not folded in yet (up to a batch of pages, which one page at a time
  * walks through); VmRSS is summed when read. */
 static void test_rss_agrees_with_smaps_rollup_after_another_thread_touches_8mib(void **state)
 {
     struct toucher t;
-    pthread_t th;
-    char c;
     (void)state;
-    assert_int_equal(pipe(t.step), 0);
-    assert_int_equal(pipe(t.ack), 0);
-    assert_int_equal(pthread_create(&th, NULL, touch_8mib, &t), 0);
+    toucher_start(&t);
     for (int k = 0; k <= TOUCH_STEPS; k++) {
-        assert_int_equal(read(t.step[0], &c, 1), 1);
+        toucher_wait(&t);
         uint64_t before = smaps_rss(), rss = obs_rss_bytes(), after = smaps_rss();
         uint64_t lo = before < after ? before : after, hi = before < after ? after : before;
         if (rss * 100 < lo * 99 || rss * 100 > hi * 101)
@@ -174,13 +130,9 @@ static void test_rss_agrees_with_smaps_rollup_after_another_thread_touches_8mib(
                      "more than 1 %% apart",
                      k, (unsigned long long)rss, (unsigned long long)lo, (unsigned long long)hi);
         assert_true(rss >= (8u << 20));
-        assert_int_equal(write(t.ack[1], "x", 1), 1);
+        toucher_next(&t);
     }
-    assert_int_equal(pthread_join(th, NULL), 0);
-    for (int i = 0; i < 2; i++) {
-        close(t.step[i]);
-        close(t.ack[i]);
-    }
+    toucher_join(&t);
 }
 
 static void test_smaps_gives_pss_and_uss_when_readable(void **state)

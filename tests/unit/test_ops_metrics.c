@@ -21,6 +21,7 @@
 #include "crest.h"
 #include "mem/mem.h"
 #include "obs/stats.h"
+#include "rss_probe.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -243,63 +244,18 @@ static void test_metrics_frees_what_it_allocates(void **state)
 
 /* ---- process_resident_memory_bytes against the kernel's exact figure (issue 13) ---- */
 
-/* Rss of /proc/self/smaps_rollup in bytes: the kernel walks every mapping, so it is exact. */
-static double smaps_rss(void)
-{
-    char buf[4096];
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    assert_true(fd >= 0);
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    assert_true(n > 0);
-    buf[n] = '\0';
-    const char *line = strstr(buf, "\nRss:");
-    assert_non_null(line);
-    return strtod(line + 5, NULL) * 1024;
-}
-
-enum { TOUCH_STEPS = 40 }; /* more than a per-CPU counter batch (32 pages on 2 CPUs) */
-
-struct toucher {
-    int step[2], ack[2];
-};
-
-/* Maps and touches 8 MiB, then one more page at a time; the test scrapes after each. */
-static void *toucher(void *arg)
-{
-    struct toucher *t = arg;
-    size_t size = (8u << 20) + TOUCH_STEPS * 4096;
-    char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    char c;
-    assert_true(p != MAP_FAILED);
-    for (size_t i = 0; i < (8u << 20); i += 4096)
-        p[i] = 1;
-    for (int k = 0; k <= TOUCH_STEPS; k++) {
-        if (k > 0)
-            p[(8u << 20) + (size_t)(k - 1) * 4096] = 1;
-        assert_int_equal(write(t->step[1], "x", 1), 1);
-        assert_int_equal(read(t->ack[0], &c, 1), 1);
-    }
-    munmap(p, size);
-    return NULL;
-}
-
 /* /proc/self/stat's rss, which the metric read before, lags behind by what the per-CPU counters
  * of the CPU that touched the memory have not folded in yet: up to a batch of pages, which
  * touching one page at a time walks through (measured here: up to 188 KB on 10 MB, 1.8 %). */
 static void test_metrics_resident_memory_agrees_with_smaps_rollup(void **state)
 {
     struct toucher t;
-    pthread_t th;
-    char c;
-    assert_int_equal(pipe(t.step), 0);
-    assert_int_equal(pipe(t.ack), 0);
-    assert_int_equal(pthread_create(&th, NULL, toucher, &t), 0);
+    toucher_start(&t);
     for (int k = 0; k <= TOUCH_STEPS; k++) {
-        assert_int_equal(read(t.step[0], &c, 1), 1);
-        double before = smaps_rss();
+        toucher_wait(&t);
+        double before = (double)smaps_rss();
         char *text = scrape(*state);
-        double after = smaps_rss();
+        double after = (double)smaps_rss();
         double rss = sample(text, "process_resident_memory_bytes");
         free(text);
         double lo = before < after ? before : after, hi = before < after ? after : before;
@@ -307,13 +263,9 @@ static void test_metrics_resident_memory_agrees_with_smaps_rollup(void **state)
             fail_msg("after 8 MiB and %d pages: process_resident_memory_bytes %.0f, smaps_rollup "
                      "Rss %.0f..%.0f: more than 1 %% apart",
                      k, rss, lo, hi);
-        assert_int_equal(write(t.ack[1], "x", 1), 1);
+        toucher_next(&t);
     }
-    assert_int_equal(pthread_join(th, NULL), 0);
-    for (int i = 0; i < 2; i++) {
-        close(t.step[i]);
-        close(t.ack[i]);
-    }
+    toucher_join(&t);
 }
 
 int main(void)
