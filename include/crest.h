@@ -245,15 +245,15 @@ CREST_API CREST_MUST_CHECK int crest_app_add_builtin_routes(struct crest_app *ap
 CREST_API CREST_MUST_CHECK int crest_app_add_docs_routes(struct crest_app *app,
                                                          const char *assets_dir);
 
-/* Adds the memory debugging routes, which answer only loopback clients, or only clients with
- * cfg->debug_token when it is set (404 to everyone else, as if they did not exist):
+/* Adds the memory debugging routes:
  * GET /debug/memory: RSS, peak RSS, malloc's heap, the bytes crest tracks, their ratio
  *   ("coverage") and each allocation tag's live, peak and total bytes, largest first (tracemalloc's
  *   top statistics); with ?diff=1, each tag's change since the snapshot (409 without one).
  * POST /debug/memory/snapshot: keeps the figures of this moment as the process's snapshot (201).
- * 0, -EEXIST, -ENOMEM. */
-CREST_API CREST_MUST_CHECK int crest_app_add_debug_routes(struct crest_app *app,
-                                                          const struct crest_config *cfg);
+ * With token NULL they answer loopback clients only; with a token, any client presenting
+ * "Authorization: Bearer <token>", from any address, and no one else. Everyone else gets 404, as
+ * if they did not exist. token is borrowed: it must outlive the app. 0, -EEXIST, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_debug_routes(struct crest_app *app, const char *token);
 
 /* Serves the app until SIGTERM or SIGINT, then drains gracefully (stop accepting, finish requests
  * in flight, close idle connections) within cfg->shutdown_timeout_ms. Returns 0 after a graceful

@@ -25,7 +25,7 @@ static struct crest_app *build_app(const struct crest_config *cfg, char *err)
         crest_app_free(app);
         return NULL;
     }
-    if (crest_app_add_debug_routes(app, cfg) != 0) {
+    if (crest_app_add_debug_routes(app, cfg->debug_token) != 0) {
         snprintf(err, CREST_ERR_LEN, "cannot declare the /debug routes");
         crest_app_free(app);
         return NULL;
