@@ -46,14 +46,7 @@ struct crest_config {
     uint32_t max_head_bytes;       /* request line + headers, default 16384 (414/431 past it) */
     uint32_t max_headers;          /* default 100 (431 past it) */
     uint32_t max_body_bytes;       /* default 1 MiB (413 past it) */
-    /* The items service's store: a SQLite path, default "./crest.db", or a PostgreSQL URL
-     * (postgresql://user:password@host:port/dbname) */
-    const char *db_path;
-    unsigned db_pool; /* PostgreSQL connections per worker, default 2 */
-    uint32_t
-        db_timeout_ms;   /* a PostgreSQL query is cancelled and answered 503 after, default 5000 */
-    bool db_no_pipeline; /* PostgreSQL: no pipeline mode (one query in flight per connection) */
-    bool quiet;          /* no startup report */
+    bool quiet;                    /* no startup report */
     /* Memory budget (0: none). What crest holds once the worker start hooks ran is the baseline;
      * each worker may allocate an equal share of the rest, and a request that would take it past
      * its share is answered 503 {"detail":"Server over memory budget"} with Retry-After: 1. */
@@ -61,12 +54,6 @@ struct crest_config {
     uint32_t log_memory_ms; /* a "[memory] …" line on stdout this often; 0: never */
     bool access_log;        /* one line per response on stdout */
     uint8_t log_format;     /* enum crest_log_format, of the access log */
-    /* /debug routes (crest_app_add_debug_routes): NULL, they answer loopback clients only; else
-     * any client presenting "Authorization: Bearer <debug_token>", and no one else. Borrowed: it
-     * must outlive the app. */
-    const char *debug_token;
-    const char *docs_dir; /* Swagger UI and ReDoc assets for /docs, /redoc; NULL: the build's */
-    bool no_docs;         /* /docs and /redoc off (404); /openapi.json stays */
 };
 
 enum crest_log_format {

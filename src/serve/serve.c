@@ -29,9 +29,6 @@ CREST_API void crest_config_defaults(struct crest_config *cfg)
     cfg->max_head_bytes = 16384;
     cfg->max_headers = 100;
     cfg->max_body_bytes = 1 << 20;
-    cfg->db_path = "./crest.db";
-    cfg->db_pool = 2;
-    cfg->db_timeout_ms = 5000;
 }
 
 /* Builds the HTTP server description of an app; shared with the test client. */
