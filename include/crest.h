@@ -3,6 +3,20 @@
  * handlers read the request and build a response, and crest_serve() runs the HTTP/1.1 engine:
  * one epoll loop per worker thread, nothing shared on the request path.
  *
+ * The header is in three parts, each written against the ones before it only:
+ * 1. The engine: crest_serve(), its configuration (struct crest_config: what the server reads and
+ *    nothing else), the worker hooks and the worker's loop, process memory figures. It knows
+ *    sockets, workers, timeouts and the memory budget; the app it serves is opaque to it.
+ * 2. The framework: applications and routes, schemas, requests, responses, JSON: what an
+ *    application is written with.
+ * 3. The test client: runs requests through the framework without a socket.
+ * Lua splits the same way across two headers (lua.h, the core; lauxlib.h, helpers written only
+ * against it) because lauxlib is optional. Here one header stays: the engine offers no handler
+ * interface below the app (crest_serve serves a struct crest_app), so no application uses one part
+ * without the other, and a second header would cost each one more include and buy nothing. The
+ * parts give the reader the same map, and part 1 (with the definitions above it) could become a
+ * header of its own unchanged.
+ *
  * Conventions (as in the rest of crest):
  * - Functions that can fail return int: 0, or a negative errno (-ENOMEM, -EINVAL, -ENOENT).
  * - A struct crest_str is borrowed: it points into the request's buffers or arena and is valid
@@ -31,8 +45,17 @@ struct crest_str {
     size_t len;
 };
 
+/* ==============================================================================================
+ * Part 1. The engine: crest_serve() runs an app over HTTP/1.1, one epoll loop per worker thread,
+ * under a configuration and a memory budget. struct crest_app is opaque here: part 2 builds it.
+ * ============================================================================================== */
+
+struct crest_app;
+
 /* ------------------------------------------------------------------------------------------------
- * Configuration */
+ * Configuration: what crest_serve reads, and nothing else. An application's own settings (its
+ * database, a debug token, a docs directory) are the application's: it hands them to the calls
+ * that use them (crest_app_add_debug_routes, crest_app_add_docs_routes, its own setup). */
 
 struct crest_config {
     const char *host;              /* listen address, default "0.0.0.0" */
@@ -63,6 +86,47 @@ enum crest_log_format {
 
 /* Fills cfg with the defaults listed above. */
 CREST_API void crest_config_defaults(struct crest_config *cfg);
+
+/* ------------------------------------------------------------------------------------------------
+ * Workers: per-worker state, built before a worker serves and torn down after it stopped */
+
+/* A worker's event loop, opaque: per-worker state hands it to the libcrest parts that keep their
+ * own sockets and timers in it (the PostgreSQL store). */
+struct crest_loop;
+
+/* Per-worker state (a database connection, say): start runs once for each worker before it
+ * serves, in the thread that starts the workers, with the worker's loop (which the worker thread
+ * runs once started; NULL in the test client, which has none that lasts); stop runs after the
+ * worker stopped. A handler finds its worker's data with crest_req_worker_data(). The test client
+ * runs one worker, started at its first request and stopped by crest_app_free. start returns 0
+ * or a negative errno (with a sentence in err), which makes crest_serve fail. */
+typedef int (*crest_worker_start_fn)(void *ud, unsigned worker, struct crest_loop *loop,
+                                     void **data, char err[CREST_ERR_LEN]);
+typedef void (*crest_worker_stop_fn)(void *ud, unsigned worker, void *data);
+CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
+                                   crest_worker_stop_fn stop, void *ud);
+
+/* ------------------------------------------------------------------------------------------------
+ * Serving */
+
+/* Serves the app until SIGTERM or SIGINT, then drains gracefully (stop accepting, finish requests
+ * in flight, close idle connections) within cfg->shutdown_timeout_ms. Returns 0 after a graceful
+ * stop, or a negative errno when start-up fails (bind, epoll, threads; -ENOMEM when
+ * cfg->memory_limit_bytes is below what crest already holds), with a sentence in err. */
+CREST_API CREST_MUST_CHECK int crest_serve(struct crest_app *app, const struct crest_config *cfg,
+                                           char err[CREST_ERR_LEN]);
+
+/* Prints "[startup] Memory RSS = 1.21 MB (<phase>)" from /proc/self, like the psutil line people
+ * add to FastAPI apps. crest_serve() prints the "listening" one itself. */
+CREST_API void crest_report_startup_memory(const char *phase);
+
+/* Resident set size of this process in bytes, from /proc/self/statm; 0 if unreadable. */
+CREST_API uint64_t crest_rss_bytes(void);
+
+/* ==============================================================================================
+ * Part 2. The framework: applications and routes, the schemas that validate requests, the request
+ * a handler reads, the response it builds, and JSON.
+ * ============================================================================================== */
 
 /* ------------------------------------------------------------------------------------------------
  * Schemas: declarative validation of JSON bodies and of path and query parameters, with
@@ -139,7 +203,6 @@ struct crest_param {
 /* ------------------------------------------------------------------------------------------------
  * Applications and routes */
 
-struct crest_app;
 struct crest_req;
 
 /* What a handler returns: the response is complete (CREST_DONE), or the handler will complete it
@@ -194,22 +257,6 @@ CREST_API CREST_MUST_CHECK int crest_app_add_route(struct crest_app *app,
                                                    const struct crest_route *route,
                                                    char err[CREST_ERR_LEN]);
 
-/* A worker's event loop, opaque: per-worker state hands it to the libcrest parts that keep their
- * own sockets and timers in it (the PostgreSQL store). */
-struct crest_loop;
-
-/* Per-worker state (a database connection, say): start runs once for each worker before it
- * serves, in the thread that starts the workers, with the worker's loop (which the worker thread
- * runs once started; NULL in the test client, which has none that lasts); stop runs after the
- * worker stopped. A handler finds its worker's data with crest_req_worker_data(). The test client
- * runs one worker, started at its first request and stopped by crest_app_free. start returns 0
- * or a negative errno (with a sentence in err), which makes crest_serve fail. */
-typedef int (*crest_worker_start_fn)(void *ud, unsigned worker, struct crest_loop *loop,
-                                     void **data, char err[CREST_ERR_LEN]);
-typedef void (*crest_worker_stop_fn)(void *ud, unsigned worker, void *data);
-CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
-                                   crest_worker_stop_fn stop, void *ud);
-
 /* What GET /healthz asks before it answers: NULL when the worker can serve, else the name of the
  * dependency that is down ("store"), which turns the answer into 503
  * {"status":"degraded","store":"down"} (load balancers and readiness probes take the instance out
@@ -241,20 +288,6 @@ CREST_API CREST_MUST_CHECK int crest_app_add_docs_routes(struct crest_app *app,
  * "Authorization: Bearer <token>", from any address, and no one else. Everyone else gets 404, as
  * if they did not exist. token is borrowed: it must outlive the app. 0, -EEXIST, -ENOMEM. */
 CREST_API CREST_MUST_CHECK int crest_app_add_debug_routes(struct crest_app *app, const char *token);
-
-/* Serves the app until SIGTERM or SIGINT, then drains gracefully (stop accepting, finish requests
- * in flight, close idle connections) within cfg->shutdown_timeout_ms. Returns 0 after a graceful
- * stop, or a negative errno when start-up fails (bind, epoll, threads; -ENOMEM when
- * cfg->memory_limit_bytes is below what crest already holds), with a sentence in err. */
-CREST_API CREST_MUST_CHECK int crest_serve(struct crest_app *app, const struct crest_config *cfg,
-                                           char err[CREST_ERR_LEN]);
-
-/* Prints "[startup] Memory RSS = 1.21 MB (<phase>)" from /proc/self, like the psutil line people
- * add to FastAPI apps. crest_serve() prints the "listening" one itself. */
-CREST_API void crest_report_startup_memory(const char *phase);
-
-/* Resident set size of this process in bytes, from /proc/self/statm; 0 if unreadable. */
-CREST_API uint64_t crest_rss_bytes(void);
 
 /* ------------------------------------------------------------------------------------------------
  * Requests (valid inside a handler, and until crest_req_finish() for pending ones) */
@@ -427,10 +460,11 @@ CREST_API const struct crest_json_value *crest_json_get(const struct crest_json_
 /* Writes v (any JSON value) through the writer, e.g. to echo a validation error's input. */
 CREST_API void crest_json_write_value(struct crest_json *j, const struct crest_json_value *v);
 
-/* ------------------------------------------------------------------------------------------------
- * In-process test client, like FastAPI's TestClient: runs one request through the parser, router
- * and handlers without a socket (pending handlers and their timers included) and returns the
- * response. */
+/* ==============================================================================================
+ * Part 3. The test client, like FastAPI's TestClient: runs requests through the parser, router and
+ * handlers in process, without a socket (pending handlers and their timers included), and returns
+ * the responses.
+ * ============================================================================================== */
 
 struct crest_test_response {
     int status;
