@@ -3,6 +3,20 @@
  * handlers read the request and build a response, and crest_serve() runs the HTTP/1.1 engine:
  * one epoll loop per worker thread, nothing shared on the request path.
  *
+ * The header is in three parts, each written against the ones before it only:
+ * 1. The engine: crest_serve(), its configuration (struct crest_config: what the server reads and
+ *    nothing else), the worker hooks and the worker's loop, process memory figures. It knows
+ *    sockets, workers, timeouts and the memory budget; the app it serves is opaque to it.
+ * 2. The framework: applications and routes, schemas, requests, responses, JSON: what an
+ *    application is written with.
+ * 3. The test client: runs requests through the framework without a socket.
+ * Lua splits the same way across two headers (lua.h, the core; lauxlib.h, helpers written only
+ * against it) because lauxlib is optional. Here one header stays: the engine offers no handler
+ * interface below the app (crest_serve serves a struct crest_app), so no application uses one part
+ * without the other, and a second header would cost each one more include and buy nothing. The
+ * parts give the reader the same map, and part 1 (with the definitions above it) could become a
+ * header of its own unchanged.
+ *
  * Conventions (as in the rest of crest):
  * - Functions that can fail return int: 0, or a negative errno (-ENOMEM, -EINVAL, -ENOENT).
  * - A struct crest_str is borrowed: it points into the request's buffers or arena and is valid
@@ -31,8 +45,17 @@ struct crest_str {
     size_t len;
 };
 
+/* ==============================================================================================
+ * Part 1. The engine: crest_serve() runs an app over HTTP/1.1, one epoll loop per worker thread,
+ * under a configuration and a memory budget. struct crest_app is opaque here: part 2 builds it.
+ * ============================================================================================== */
+
+struct crest_app;
+
 /* ------------------------------------------------------------------------------------------------
- * Configuration */
+ * Configuration: what crest_serve reads, and nothing else. An application's own settings (its
+ * database, a debug token, a docs directory) are the application's: it hands them to the calls
+ * that use them (crest_app_add_debug_routes, crest_app_add_docs_routes, its own setup). */
 
 struct crest_config {
     const char *host;              /* listen address, default "0.0.0.0" */
@@ -46,14 +69,7 @@ struct crest_config {
     uint32_t max_head_bytes;       /* request line + headers, default 16384 (414/431 past it) */
     uint32_t max_headers;          /* default 100 (431 past it) */
     uint32_t max_body_bytes;       /* default 1 MiB (413 past it) */
-    /* The items service's store: a SQLite path, default "./crest.db", or a PostgreSQL URL
-     * (postgresql://user:password@host:port/dbname) */
-    const char *db_path;
-    unsigned db_pool; /* PostgreSQL connections per worker, default 2 */
-    uint32_t
-        db_timeout_ms;   /* a PostgreSQL query is cancelled and answered 503 after, default 5000 */
-    bool db_no_pipeline; /* PostgreSQL: no pipeline mode (one query in flight per connection) */
-    bool quiet;          /* no startup report */
+    bool quiet;                    /* no startup report */
     /* Memory budget (0: none). What crest holds once the worker start hooks ran is the baseline;
      * each worker may allocate an equal share of the rest, and a request that would take it past
      * its share is answered 503 {"detail":"Server over memory budget"} with Retry-After: 1. */
@@ -61,12 +77,10 @@ struct crest_config {
     uint32_t log_memory_ms; /* a "[memory] …" line on stdout this often; 0: never */
     bool access_log;        /* one line per response on stdout */
     uint8_t log_format;     /* enum crest_log_format, of the access log */
-    /* /debug routes (crest_app_add_debug_routes): NULL, they answer loopback clients only; else
-     * any client presenting "Authorization: Bearer <debug_token>", and no one else. Borrowed: it
-     * must outlive the app. */
-    const char *debug_token;
-    const char *docs_dir; /* Swagger UI and ReDoc assets for /docs, /redoc; NULL: the build's */
-    bool no_docs;         /* /docs and /redoc off (404); /openapi.json stays */
+    /* The pool for blocking calls (crest_work_queue): threads, started at its first job, default
+     * 4 (at most 64); jobs waiting for a thread before the next is refused, default 256. */
+    unsigned work_threads;
+    uint32_t work_queue_max;
 };
 
 enum crest_log_format {
@@ -76,6 +90,108 @@ enum crest_log_format {
 
 /* Fills cfg with the defaults listed above. */
 CREST_API void crest_config_defaults(struct crest_config *cfg);
+
+/* ------------------------------------------------------------------------------------------------
+ * Workers: per-worker state, built before a worker serves and torn down after it stopped */
+
+/* A worker's event loop, opaque: the application's own sockets, timers and wake-ups join it
+ * through the loop API below, as crest's PostgreSQL store does. */
+struct crest_loop;
+
+/* Per-worker state (a database connection, say): start runs once for each worker before it
+ * serves, in the thread that starts the workers, with the worker's loop (which the worker thread
+ * runs once started; NULL in the test client, which has none that lasts); stop runs after the
+ * worker stopped. A handler finds its worker's data with crest_req_worker_data(). The test client
+ * runs one worker, started at its first request and stopped by crest_app_free. start returns 0
+ * or a negative errno (with a sentence in err), which makes crest_serve fail. */
+typedef int (*crest_worker_start_fn)(void *ud, unsigned worker, struct crest_loop *loop,
+                                     void **data, char err[CREST_ERR_LEN]);
+typedef void (*crest_worker_stop_fn)(void *ud, unsigned worker, void *data);
+CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
+                                   crest_worker_stop_fn stop, void *ud);
+
+/* ------------------------------------------------------------------------------------------------
+ * The worker's loop, for the application's own I/O (libuv's shape, on crest's epoll loop): watch a
+ * socket of any client library, run timers, and be woken from another thread. Every call is made
+ * on the loop's thread (a handler, a callback of the loop, a worker start hook), except
+ * crest_async_send. Handles are allocated by their start call (memory tag "loop", inside the
+ * budget) and freed by their stop call, which a callback may make for its own handle; no callback
+ * runs after stop. Handles still started when the worker's loop ends are freed without a call.
+ * A handler finds its loop with crest_req_loop(), a worker start hook is handed it. */
+
+enum crest_io_event {
+    CREST_READABLE = 1u << 0,
+    CREST_WRITABLE = 1u << 1,
+};
+
+struct crest_watch;
+/* events says what fd is ready for (crest_io_event bits; a hang-up or error reports readable, so
+ * the next read sees it). Level-triggered: called again while the condition holds. */
+typedef void (*crest_watch_fn)(struct crest_watch *w, int fd, unsigned events, void *ud);
+/* Watches fd, which stays the caller's (crest never closes it), for events. 0, -EINVAL, -EEXIST
+ * (fd is already in this loop), -ENOMEM, or another negative errno from epoll_ctl. */
+CREST_API CREST_MUST_CHECK int crest_watch_start(struct crest_loop *loop, int fd, unsigned events,
+                                                 crest_watch_fn cb, void *ud,
+                                                 struct crest_watch **out);
+/* Changes the events watched (0: none for now). 0, -EINVAL, or a negative errno. */
+CREST_API CREST_MUST_CHECK int crest_watch_change(struct crest_watch *w, unsigned events);
+/* Stops watching and frees w; call it before closing the fd. */
+CREST_API void crest_watch_stop(struct crest_watch *w);
+
+struct crest_timer;
+typedef void (*crest_timer_fn)(struct crest_timer *t, void *ud);
+/* Calls cb after delay_ms, then every repeat_ms if repeat_ms > 0. The handle lives until
+ * crest_timer_stop, a one-shot timer's too. 0, -EINVAL, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_timer_start(struct crest_loop *loop, uint32_t delay_ms,
+                                                 uint32_t repeat_ms, crest_timer_fn cb, void *ud,
+                                                 struct crest_timer **out);
+CREST_API void crest_timer_stop(struct crest_timer *t);
+
+struct crest_async;
+typedef void (*crest_async_fn)(struct crest_async *a, void *ud);
+/* A wake-up of loop that any thread may send (uv_async_send): cb runs on the loop's thread after a
+ * send, and sends that arrive before it runs make one call. How a thread of the application's
+ * hands a result back to a pending handler. 0, -EINVAL, -ENOMEM, -EMFILE. */
+CREST_API CREST_MUST_CHECK int crest_async_start(struct crest_loop *loop, crest_async_fn cb,
+                                                 void *ud, struct crest_async **out);
+/* Any thread, any time between start and stop; async-signal-safe. */
+CREST_API void crest_async_send(struct crest_async *a);
+/* On the loop's thread, once no other thread will send. */
+CREST_API void crest_async_stop(struct crest_async *a);
+
+/* Runs work(ud) on a thread of the process's pool for blocking calls (uv_queue_work), then
+ * done(ud, status) on loop's thread: status 0, or -ECANCELED when the loop ended before work ran
+ * (done still runs then, so that it frees what ud holds). The pool's queue is bounded: -EBUSY
+ * when it is full, which a handler answers 503 rather than queueing without limit; -EINVAL,
+ * -ENOMEM, or a negative errno when no pool thread could start. work must not call crest_
+ * functions other than crest_async_send. */
+typedef void (*crest_work_fn)(void *ud);
+typedef void (*crest_work_done_fn)(void *ud, int status);
+CREST_API CREST_MUST_CHECK int crest_work_queue(struct crest_loop *loop, crest_work_fn work,
+                                                crest_work_done_fn done, void *ud);
+
+/* ------------------------------------------------------------------------------------------------
+ * Serving */
+
+/* Serves the app until SIGTERM or SIGINT, then drains gracefully (stop accepting, finish requests
+ * in flight, close idle connections) within cfg->shutdown_timeout_ms. Returns 0 after a graceful
+ * stop, or a negative errno when start-up fails (bind, epoll, threads; -ENOMEM when
+ * cfg->memory_limit_bytes is below what crest already holds), with a sentence in err. */
+CREST_API CREST_MUST_CHECK int crest_serve(struct crest_app *app, const struct crest_config *cfg,
+                                           char err[CREST_ERR_LEN]);
+
+/* Prints "[startup] Memory RSS = 1.21 MB (<phase>)" from /proc/self, like the psutil line people
+ * add to FastAPI apps. crest_serve() prints the "listening" one itself. */
+CREST_API void crest_report_startup_memory(const char *phase);
+
+/* Resident set size of this process in bytes, exact (VmRSS of /proc/self/status); 0 if
+ * unreadable. */
+CREST_API uint64_t crest_rss_bytes(void);
+
+/* ==============================================================================================
+ * Part 2. The framework: applications and routes, the schemas that validate requests, the request
+ * a handler reads, the response it builds, and JSON.
+ * ============================================================================================== */
 
 /* ------------------------------------------------------------------------------------------------
  * Schemas: declarative validation of JSON bodies and of path and query parameters, with
@@ -152,7 +268,6 @@ struct crest_param {
 /* ------------------------------------------------------------------------------------------------
  * Applications and routes */
 
-struct crest_app;
 struct crest_req;
 
 /* What a handler returns: the response is complete (CREST_DONE), or the handler will complete it
@@ -207,22 +322,6 @@ CREST_API CREST_MUST_CHECK int crest_app_add_route(struct crest_app *app,
                                                    const struct crest_route *route,
                                                    char err[CREST_ERR_LEN]);
 
-/* A worker's event loop, opaque: per-worker state hands it to the libcrest parts that keep their
- * own sockets and timers in it (the PostgreSQL store). */
-struct crest_loop;
-
-/* Per-worker state (a database connection, say): start runs once for each worker before it
- * serves, in the thread that starts the workers, with the worker's loop (which the worker thread
- * runs once started; NULL in the test client, which has none that lasts); stop runs after the
- * worker stopped. A handler finds its worker's data with crest_req_worker_data(). The test client
- * runs one worker, started at its first request and stopped by crest_app_free. start returns 0
- * or a negative errno (with a sentence in err), which makes crest_serve fail. */
-typedef int (*crest_worker_start_fn)(void *ud, unsigned worker, struct crest_loop *loop,
-                                     void **data, char err[CREST_ERR_LEN]);
-typedef void (*crest_worker_stop_fn)(void *ud, unsigned worker, void *data);
-CREST_API void crest_app_on_worker(struct crest_app *app, crest_worker_start_fn start,
-                                   crest_worker_stop_fn stop, void *ud);
-
 /* What GET /healthz asks before it answers: NULL when the worker can serve, else the name of the
  * dependency that is down ("store"), which turns the answer into 503
  * {"status":"degraded","store":"down"} (load balancers and readiness probes take the instance out
@@ -245,30 +344,15 @@ CREST_API CREST_MUST_CHECK int crest_app_add_builtin_routes(struct crest_app *ap
 CREST_API CREST_MUST_CHECK int crest_app_add_docs_routes(struct crest_app *app,
                                                          const char *assets_dir);
 
-/* Adds the memory debugging routes, which answer only loopback clients, or only clients with
- * cfg->debug_token when it is set (404 to everyone else, as if they did not exist):
+/* Adds the memory debugging routes:
  * GET /debug/memory: RSS, peak RSS, malloc's heap, the bytes crest tracks, their ratio
  *   ("coverage") and each allocation tag's live, peak and total bytes, largest first (tracemalloc's
  *   top statistics); with ?diff=1, each tag's change since the snapshot (409 without one).
  * POST /debug/memory/snapshot: keeps the figures of this moment as the process's snapshot (201).
- * 0, -EEXIST, -ENOMEM. */
-CREST_API CREST_MUST_CHECK int crest_app_add_debug_routes(struct crest_app *app,
-                                                          const struct crest_config *cfg);
-
-/* Serves the app until SIGTERM or SIGINT, then drains gracefully (stop accepting, finish requests
- * in flight, close idle connections) within cfg->shutdown_timeout_ms. Returns 0 after a graceful
- * stop, or a negative errno when start-up fails (bind, epoll, threads; -ENOMEM when
- * cfg->memory_limit_bytes is below what crest already holds), with a sentence in err. */
-CREST_API CREST_MUST_CHECK int crest_serve(struct crest_app *app, const struct crest_config *cfg,
-                                           char err[CREST_ERR_LEN]);
-
-/* Prints "[startup] Memory RSS = 1.21 MB (<phase>)" from /proc/self, like the psutil line people
- * add to FastAPI apps. crest_serve() prints the "listening" one itself. */
-CREST_API void crest_report_startup_memory(const char *phase);
-
-/* Resident set size of this process in bytes, exact (VmRSS of /proc/self/status); 0 if
- * unreadable. */
-CREST_API uint64_t crest_rss_bytes(void);
+ * With token NULL they answer loopback clients only; with a token, any client presenting
+ * "Authorization: Bearer <token>", from any address, and no one else. Everyone else gets 404, as
+ * if they did not exist. token is borrowed: it must outlive the app. 0, -EEXIST, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_debug_routes(struct crest_app *app, const char *token);
 
 /* ------------------------------------------------------------------------------------------------
  * Requests (valid inside a handler, and until crest_req_finish() for pending ones) */
@@ -335,6 +419,9 @@ CREST_API CREST_MUST_CHECK int crest_query_bool(struct crest_req *req, const cha
 /* The data the app's worker start hook made for the worker running this request. */
 CREST_API void *crest_req_worker_data(const struct crest_req *req);
 
+/* The loop of the worker running req (part 1: watches, timers, wake-ups, the blocking pool). */
+CREST_API struct crest_loop *crest_req_loop(const struct crest_req *req);
+
 /* Allocates n bytes that live until the response is written (the request's arena); NULL when out
  * of memory. */
 CREST_API void *crest_req_alloc(struct crest_req *req, size_t n);
@@ -368,68 +455,6 @@ CREST_API void crest_req_finish(struct crest_req *req);
 typedef void (*crest_req_timer_fn)(struct crest_req *req, void *ud);
 CREST_API CREST_MUST_CHECK int crest_req_timer(struct crest_req *req, uint32_t delay_ms,
                                                crest_req_timer_fn cb, void *ud);
-
-/* ------------------------------------------------------------------------------------------------
- * The worker's loop, for the application's own I/O (libuv's shape, on crest's epoll loop): watch a
- * socket of any client library, run timers, and be woken from another thread. Every call is made
- * on the loop's thread (a handler, a callback of the loop, a worker start hook), except
- * crest_async_send. Handles are allocated by their start call (memory tag "loop", inside the
- * budget) and freed by their stop call, which a callback may make for its own handle; no callback
- * runs after stop. Handles still started when the worker's loop ends are freed without a call. */
-
-/* The loop of the worker running req: where a pending handler's clients put their sockets. */
-CREST_API struct crest_loop *crest_req_loop(const struct crest_req *req);
-
-enum crest_io_event {
-    CREST_READABLE = 1u << 0,
-    CREST_WRITABLE = 1u << 1,
-};
-
-struct crest_watch;
-/* events says what fd is ready for (crest_io_event bits; a hang-up or error reports readable, so
- * the next read sees it). Level-triggered: called again while the condition holds. */
-typedef void (*crest_watch_fn)(struct crest_watch *w, int fd, unsigned events, void *ud);
-/* Watches fd, which stays the caller's (crest never closes it), for events. 0, -EINVAL, -EEXIST
- * (fd is already in this loop), -ENOMEM, or another negative errno from epoll_ctl. */
-CREST_API CREST_MUST_CHECK int crest_watch_start(struct crest_loop *loop, int fd, unsigned events,
-                                                 crest_watch_fn cb, void *ud,
-                                                 struct crest_watch **out);
-/* Changes the events watched (0: none for now). 0, -EINVAL, or a negative errno. */
-CREST_API CREST_MUST_CHECK int crest_watch_change(struct crest_watch *w, unsigned events);
-/* Stops watching and frees w; call it before closing the fd. */
-CREST_API void crest_watch_stop(struct crest_watch *w);
-
-struct crest_timer;
-typedef void (*crest_timer_fn)(struct crest_timer *t, void *ud);
-/* Calls cb after delay_ms, then every repeat_ms if repeat_ms > 0. The handle lives until
- * crest_timer_stop, a one-shot timer's too. 0, -EINVAL, -ENOMEM. */
-CREST_API CREST_MUST_CHECK int crest_timer_start(struct crest_loop *loop, uint32_t delay_ms,
-                                                 uint32_t repeat_ms, crest_timer_fn cb, void *ud,
-                                                 struct crest_timer **out);
-CREST_API void crest_timer_stop(struct crest_timer *t);
-
-struct crest_async;
-typedef void (*crest_async_fn)(struct crest_async *a, void *ud);
-/* A wake-up of loop that any thread may send (uv_async_send): cb runs on the loop's thread after a
- * send, and sends that arrive before it runs make one call. How a thread of the application's
- * hands a result back to a pending handler. 0, -EINVAL, -ENOMEM, -EMFILE. */
-CREST_API CREST_MUST_CHECK int crest_async_start(struct crest_loop *loop, crest_async_fn cb,
-                                                 void *ud, struct crest_async **out);
-/* Any thread, any time between start and stop; async-signal-safe. */
-CREST_API void crest_async_send(struct crest_async *a);
-/* On the loop's thread, once no other thread will send. */
-CREST_API void crest_async_stop(struct crest_async *a);
-
-/* Runs work(ud) on a thread of the process's pool for blocking calls (uv_queue_work), then
- * done(ud, status) on loop's thread: status 0, or -ECANCELED when the loop ended before work ran
- * (done still runs then, so that it frees what ud holds). The pool's queue is bounded: -EBUSY
- * when it is full, which a handler answers 503 rather than queueing without limit; -EINVAL,
- * -ENOMEM, or a negative errno when no pool thread could start. work must not call crest_
- * functions other than crest_async_send. */
-typedef void (*crest_work_fn)(void *ud);
-typedef void (*crest_work_done_fn)(void *ud, int status);
-CREST_API CREST_MUST_CHECK int crest_work_queue(struct crest_loop *loop, crest_work_fn work,
-                                                crest_work_done_fn done, void *ud);
 
 /* ------------------------------------------------------------------------------------------------
  * JSON writer (RFC 8259): commas and nesting are tracked for you; strings are escaped and always
@@ -503,10 +528,11 @@ CREST_API const struct crest_json_value *crest_json_get(const struct crest_json_
 /* Writes v (any JSON value) through the writer, e.g. to echo a validation error's input. */
 CREST_API void crest_json_write_value(struct crest_json *j, const struct crest_json_value *v);
 
-/* ------------------------------------------------------------------------------------------------
- * In-process test client, like FastAPI's TestClient: runs one request through the parser, router
- * and handlers without a socket (pending handlers and their timers included) and returns the
- * response. */
+/* ==============================================================================================
+ * Part 3. The test client, like FastAPI's TestClient: runs requests through the parser, router and
+ * handlers in process, without a socket (pending handlers and their timers included), and returns
+ * the responses.
+ * ============================================================================================== */
 
 struct crest_test_response {
     int status;

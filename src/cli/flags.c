@@ -1,6 +1,8 @@
 /* cli/flags.c: a table of flags, each with a parser for its value. Names follow uvicorn where it
  * has one (--host, --port, --workers, --backlog, --timeout-keep-alive,
- * --timeout-graceful-shutdown), so a FastAPI user's command line mostly carries over. */
+ * --timeout-graceful-shutdown), so a FastAPI user's command line mostly carries over. Each flag
+ * writes the field of struct cli_options that its owner reads: the engine's (server), the items
+ * service's (items), or the binary's own (the debug token, the docs). */
 #include "flags.h"
 
 #include <errno.h>
@@ -25,52 +27,54 @@ enum value_kind {
 struct flag {
     const char *name;
     enum value_kind kind;
-    size_t offset; /* into struct crest_config */
+    size_t offset; /* into struct cli_options */
     const char *help;
 };
 
-#define CFG(field) offsetof(struct crest_config, field)
+#define SERVER(field) offsetof(struct cli_options, server.field)
+#define ITEMS(field) offsetof(struct cli_options, items.field)
+#define OPT(field) offsetof(struct cli_options, field)
 
 static const struct flag flags[] = {
-    {"--host", V_STRING, CFG(host), "address to listen on (default 0.0.0.0; env HOST)"},
-    {"--port", V_PORT, CFG(port), "port to listen on (default 8080; env PORT)"},
-    {"--workers", V_COUNT, CFG(workers),
+    {"--host", V_STRING, SERVER(host), "address to listen on (default 0.0.0.0; env HOST)"},
+    {"--port", V_PORT, SERVER(port), "port to listen on (default 8080; env PORT)"},
+    {"--workers", V_COUNT, SERVER(workers),
      "worker threads (default: online CPUs; env CREST_WORKERS)"},
-    {"--db", V_STRING, CFG(db_path),
+    {"--db", V_STRING, ITEMS(url),
      "SQLite database path, or postgresql://user:password@host:port/dbname (default ./crest.db; "
      "env DATABASE_URL)"},
-    {"--db-pool", V_COUNT, CFG(db_pool), "PostgreSQL connections per worker, 1..64 (default 2)"},
-    {"--db-timeout", V_SECONDS, CFG(db_timeout_ms),
+    {"--db-pool", V_COUNT, ITEMS(pool), "PostgreSQL connections per worker, 1..64 (default 2)"},
+    {"--db-timeout", V_SECONDS, ITEMS(timeout_ms),
      "a PostgreSQL query still running after SECONDS is cancelled, 503 (default 5)"},
-    {"--db-pipeline", V_OFF_SWITCH, CFG(db_no_pipeline),
+    {"--db-pipeline", V_OFF_SWITCH, ITEMS(no_pipeline),
      "PostgreSQL pipeline mode: on or off (default on)"},
-    {"--backlog", V_COUNT, CFG(backlog), "listen backlog (default 2048)"},
-    {"--timeout-keep-alive", V_SECONDS, CFG(keepalive_timeout_ms),
+    {"--backlog", V_COUNT, SERVER(backlog), "listen backlog (default 2048)"},
+    {"--timeout-keep-alive", V_SECONDS, SERVER(keepalive_timeout_ms),
      "close idle keep-alive connections after SECONDS (default 5)"},
-    {"--timeout-header", V_SECONDS, CFG(header_timeout_ms),
+    {"--timeout-header", V_SECONDS, SERVER(header_timeout_ms),
      "request line and headers must arrive within SECONDS, else 408 (default 10)"},
-    {"--timeout-body", V_SECONDS, CFG(body_timeout_ms),
+    {"--timeout-body", V_SECONDS, SERVER(body_timeout_ms),
      "max SECONDS between body reads or response writes (default 30)"},
-    {"--timeout-graceful-shutdown", V_SECONDS, CFG(shutdown_timeout_ms),
+    {"--timeout-graceful-shutdown", V_SECONDS, SERVER(shutdown_timeout_ms),
      "on SIGTERM/SIGINT, drain for at most SECONDS (default 10)"},
-    {"--max-head-bytes", V_BYTES, CFG(max_head_bytes),
+    {"--max-head-bytes", V_BYTES, SERVER(max_head_bytes),
      "request line + headers limit (default 16K; 414/431 past it)"},
-    {"--max-headers", V_COUNT, CFG(max_headers), "header count limit (default 100; 431)"},
-    {"--max-body-bytes", V_BYTES, CFG(max_body_bytes), "request body limit (default 1M; 413)"},
-    {"--quiet", V_SWITCH, CFG(quiet), "no startup report"},
-    {"--memory-limit", V_BYTES64, CFG(memory_limit_bytes),
+    {"--max-headers", V_COUNT, SERVER(max_headers), "header count limit (default 100; 431)"},
+    {"--max-body-bytes", V_BYTES, SERVER(max_body_bytes), "request body limit (default 1M; 413)"},
+    {"--quiet", V_SWITCH, SERVER(quiet), "no startup report"},
+    {"--memory-limit", V_BYTES64, SERVER(memory_limit_bytes),
      "memory budget, e.g. 64M: past it requests get 503 (default none; env CREST_MEMORY_LIMIT)"},
-    {"--log-memory", V_INTERVAL, CFG(log_memory_ms),
+    {"--log-memory", V_INTERVAL, SERVER(log_memory_ms),
      "print a [memory] line (RSS, tracked, top tags) every SECONDS (default off)"},
-    {"--access-log", V_SWITCH, CFG(access_log), "one line per response on stdout (default off)"},
-    {"--log-format", V_LOG_FORMAT, CFG(log_format),
+    {"--access-log", V_SWITCH, SERVER(access_log), "one line per response on stdout (default off)"},
+    {"--log-format", V_LOG_FORMAT, SERVER(log_format),
      "access log lines: text or json (default text)"},
-    {"--debug-token", V_STRING, CFG(debug_token),
+    {"--debug-token", V_STRING, OPT(debug_token),
      "/debug/* answer only Authorization: Bearer TOKEN, from any address (default: loopback "
      "clients only; env CREST_DEBUG_TOKEN)"},
-    {"--docs-dir", V_STRING, CFG(docs_dir),
+    {"--docs-dir", V_STRING, OPT(docs_dir),
      "Swagger UI and ReDoc assets for /docs and /redoc (default: the build's)"},
-    {"--no-docs", V_SWITCH, CFG(no_docs), "no /docs and /redoc (/openapi.json stays)"},
+    {"--no-docs", V_SWITCH, OPT(no_docs), "no /docs and /redoc (/openapi.json stays)"},
 };
 
 void cli_usage(FILE *out)
@@ -146,9 +150,9 @@ static int parse_interval(const char *s, uint32_t *ms)
     return parse_seconds(num, ms);
 }
 
-static int set_value(const struct flag *f, const char *value, struct crest_config *cfg)
+static int set_value(const struct flag *f, const char *value, struct cli_options *opts)
 {
-    char *field = (char *)cfg + f->offset;
+    char *field = (char *)opts + f->offset;
     uint64_t v;
     uint32_t ms;
 
@@ -164,9 +168,9 @@ static int set_value(const struct flag *f, const char *value, struct crest_confi
         *(uint16_t *)field = (uint16_t)v;
         return 0;
     case V_COUNT:
-        if (parse_u64(value, f->offset == CFG(backlog) ? INT_MAX : UINT32_MAX, &v) || v == 0)
+        if (parse_u64(value, f->offset == SERVER(backlog) ? INT_MAX : UINT32_MAX, &v) || v == 0)
             return -EINVAL;
-        if (f->offset == CFG(backlog))
+        if (f->offset == SERVER(backlog))
             *(int *)field = (int)v;
         else
             *(uint32_t *)field = (uint32_t)v;
@@ -217,7 +221,7 @@ static const struct flag *find_flag(const char *name, size_t len)
 }
 
 /* Environment first, so that flags parsed afterwards override it. */
-static int apply_env(struct crest_config *cfg, char *err)
+static int apply_env(struct cli_options *opts, char *err)
 {
     static const struct {
         const char *env;
@@ -232,7 +236,7 @@ static int apply_env(struct crest_config *cfg, char *err)
         const char *v = getenv(vars[i].env);
         if (!v)
             continue;
-        if (set_value(find_flag(vars[i].flag, strlen(vars[i].flag)), v, cfg)) {
+        if (set_value(find_flag(vars[i].flag, strlen(vars[i].flag)), v, opts)) {
             snprintf(err, CREST_ERR_LEN, "crest: invalid value for environment variable %s: '%s'",
                      vars[i].env, v);
             return -EINVAL;
@@ -241,7 +245,7 @@ static int apply_env(struct crest_config *cfg, char *err)
     return 0;
 }
 
-static int parse_serve_flags(int argc, char **argv, int i, struct crest_config *cfg, char *err)
+static int parse_serve_flags(int argc, char **argv, int i, struct cli_options *opts, char *err)
 {
     for (; i < argc; i++) {
         const char *arg = argv[i], *eq = strchr(arg, '=');
@@ -266,21 +270,23 @@ static int parse_serve_flags(int argc, char **argv, int i, struct crest_config *
             }
             value = argv[++i];
         }
-        if (set_value(f, value ? value : "", cfg)) {
+        if (set_value(f, value ? value : "", opts)) {
             snprintf(err, CREST_ERR_LEN, "crest: invalid value for %s: '%s'", f->name, value);
             return -EINVAL;
         }
     }
-    if (cfg->workers > 255) {
+    if (opts->server.workers > 255) {
         snprintf(err, CREST_ERR_LEN, "crest: invalid value for --workers: at most 255");
         return -EINVAL;
     }
     return 0;
 }
 
-int cli_parse(int argc, char **argv, struct crest_config *cfg, enum cli_command *cmd, char *err)
+int cli_parse(int argc, char **argv, struct cli_options *opts, enum cli_command *cmd, char *err)
 {
-    crest_config_defaults(cfg);
+    memset(opts, 0, sizeof(*opts));
+    crest_config_defaults(&opts->server);
+    items_config_defaults(&opts->items);
     if (argc < 2) {
         snprintf(err, CREST_ERR_LEN, "crest: missing command (try: crest serve, crest --help)");
         return -EINVAL;
@@ -309,6 +315,6 @@ int cli_parse(int argc, char **argv, struct crest_config *cfg, enum cli_command 
             return 0;
         }
     }
-    int rc = apply_env(cfg, err);
-    return rc ? rc : parse_serve_flags(argc, argv, 2, cfg, err);
+    int rc = apply_env(opts, err);
+    return rc ? rc : parse_serve_flags(argc, argv, 2, opts, err);
 }

@@ -3,8 +3,19 @@
 #define CREST_CLI_FLAGS_H
 
 #include "crest.h"
+#include "items/items.h"
 
 #include <stdio.h>
+
+/* What the command line sets, each part for its owner. Strings point into argv or the
+ * environment, so they live as long as the process. */
+struct cli_options {
+    struct crest_config server; /* the engine's: what crest_serve reads */
+    struct items_config items;  /* the items service's store: --db, --db-pool, --db-timeout, ... */
+    const char *debug_token;    /* for crest_app_add_debug_routes; NULL: loopback clients only */
+    const char *docs_dir;       /* assets of /docs and /redoc; NULL: the build's */
+    bool no_docs;               /* /docs and /redoc off (404); /openapi.json stays */
+};
 
 enum cli_command {
     CLI_SERVE,
@@ -13,10 +24,10 @@ enum cli_command {
     CLI_MEM, /* crest mem URL ...: the arguments are cli/mem.c's to parse */
 };
 
-/* Parses argv (and HOST, PORT, CREST_WORKERS, CREST_MEMORY_LIMIT, CREST_DEBUG_TOKEN; flags win)
- * into cfg. On a bad flag or value, writes one line naming it into err and returns -EINVAL (the
- * caller exits 2). */
-int cli_parse(int argc, char **argv, struct crest_config *cfg, enum cli_command *cmd, char *err);
+/* Parses argv (and HOST, PORT, CREST_WORKERS, CREST_MEMORY_LIMIT, CREST_DEBUG_TOKEN,
+ * DATABASE_URL; flags win) into opts, over the defaults of each part. On a bad flag or value,
+ * writes one line naming it into err and returns -EINVAL (the caller exits 2). */
+int cli_parse(int argc, char **argv, struct cli_options *opts, enum cli_command *cmd, char *err);
 
 void cli_usage(FILE *out);
 

@@ -13,7 +13,7 @@
 #define CREST_DOCS_DIR "docs-assets/dist" /* CMake sets the build's; --docs-dir overrides it */
 #endif
 
-static struct crest_app *build_app(const struct crest_config *cfg, char *err)
+static struct crest_app *build_app(const struct cli_options *opts, char *err)
 {
     struct crest_app *app = crest_app_new("crest items API", CREST_VERSION);
     if (!app) {
@@ -25,18 +25,18 @@ static struct crest_app *build_app(const struct crest_config *cfg, char *err)
         crest_app_free(app);
         return NULL;
     }
-    if (crest_app_add_debug_routes(app, cfg) != 0) {
+    if (crest_app_add_debug_routes(app, opts->debug_token) != 0) {
         snprintf(err, CREST_ERR_LEN, "cannot declare the /debug routes");
         crest_app_free(app);
         return NULL;
     }
-    if (items_install(app, cfg, err) != 0) {
+    if (items_install(app, &opts->items, err) != 0) {
         crest_app_free(app);
         return NULL;
     }
     crest_app_set_description(app, "The reference items service of crest: CRUD on `/items` with "
                                    "FastAPI's validation and error shapes.");
-    const char *docs = cfg->no_docs ? NULL : cfg->docs_dir ? cfg->docs_dir : CREST_DOCS_DIR;
+    const char *docs = opts->no_docs ? NULL : opts->docs_dir ? opts->docs_dir : CREST_DOCS_DIR;
     int rc = crest_app_add_docs_routes(app, docs);
     if (rc == -ENOENT) { /* serve the API anyway: /openapi.json needs no assets */
         fprintf(stderr, "crest: no Swagger UI / ReDoc assets in %s: /docs and /redoc are off\n",
@@ -51,11 +51,11 @@ static struct crest_app *build_app(const struct crest_config *cfg, char *err)
 
 int main(int argc, char **argv)
 {
-    struct crest_config cfg;
+    struct cli_options opts;
     enum cli_command cmd;
     char err[CREST_ERR_LEN] = "";
 
-    if (cli_parse(argc, argv, &cfg, &cmd, err) != 0) {
+    if (cli_parse(argc, argv, &opts, &cmd, err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
@@ -69,16 +69,16 @@ int main(int argc, char **argv)
         printf("crest %s\n", CREST_VERSION);
         return 0;
     }
-    if (!cfg.quiet)
+    if (!opts.server.quiet)
         crest_report_startup_memory("process start");
-    struct crest_app *app = build_app(&cfg, err);
+    struct crest_app *app = build_app(&opts, err);
     if (!app) {
         fprintf(stderr, "crest: %s\n", err);
         return 1;
     }
-    if (!cfg.quiet)
+    if (!opts.server.quiet)
         crest_report_startup_memory("configuration ready");
-    int rc = crest_serve(app, &cfg, err);
+    int rc = crest_serve(app, &opts.server, err);
     crest_app_free(app);
     if (rc != 0) {
         fprintf(stderr, "crest: %s\n", err);

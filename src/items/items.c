@@ -321,15 +321,15 @@ static enum crest_handler_result delete_item(struct crest_req *req, void *ud)
 static int worker_start(void *ud, unsigned worker, struct crest_loop *loop, void **data,
                         char err[CREST_ERR_LEN])
 {
-    const struct crest_config *cfg = ud;
-    const struct store_config store_cfg = {.url = cfg->db_path,
+    const struct items_config *cfg = ud;
+    const struct store_config store_cfg = {.url = cfg->url,
                                            .loop = loop,
                                            .worker = worker,
-                                           .pool = cfg->db_pool,
-                                           .timeout_ms = cfg->db_timeout_ms,
-                                           .no_pipeline = cfg->db_no_pipeline};
+                                           .pool = cfg->pool,
+                                           .timeout_ms = cfg->timeout_ms,
+                                           .no_pipeline = cfg->no_pipeline};
     struct store *s;
-    int rc = crest_store_for_url(cfg->db_path)->open(&store_cfg, &s, err);
+    int rc = crest_store_for_url(cfg->url)->open(&store_cfg, &s, err);
     if (rc == 0) {
         s->ops->set_group_commit(s, true);
         *data = s;
@@ -352,7 +352,17 @@ static const char *store_health(void *worker_data)
     return s && !s->ops->up(s) ? "store" : NULL;
 }
 
-int items_install(struct crest_app *app, const struct crest_config *cfg, char err[CREST_ERR_LEN])
+/* ---- settings and setup ---- */
+
+void items_config_defaults(struct items_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->url = "./crest.db";
+    cfg->pool = 2;
+    cfg->timeout_ms = 5000;
+}
+
+int items_install(struct crest_app *app, const struct items_config *cfg, char err[CREST_ERR_LEN])
 {
     static const struct crest_route routes[] = {
         {.method = "POST",

@@ -1,13 +1,27 @@
 /* items/items.h: the reference items service: CRUD on /items with FastAPI-shaped validation, on
- * the SQLite store or the PostgreSQL one. */
+ * the SQLite store or the PostgreSQL one. Its settings are its own (struct items_config): the
+ * engine's configuration (struct crest_config) knows nothing of a database. */
 #ifndef CREST_ITEMS_H
 #define CREST_ITEMS_H
 
 #include "crest.h"
 
-/* Declares the /items routes on app, a store per worker as cfg's db_* fields say (db_path: a
- * SQLite file, ":memory:", or a postgresql:// URL), and the /healthz check of that store. cfg
- * must outlive the app. 0, or a negative errno with the reason in err. */
-int items_install(struct crest_app *app, const struct crest_config *cfg, char err[CREST_ERR_LEN]);
+/* Where the items live and how the service talks to its store. */
+struct items_config {
+    /* A SQLite path (or ":memory:"), default "./crest.db", or a PostgreSQL URL
+     * (postgresql://user:password@host:port/dbname); picks the store (crest_store_for_url). */
+    const char *url;
+    unsigned pool;       /* PostgreSQL connections per worker, default 2 */
+    uint32_t timeout_ms; /* a PostgreSQL query is cancelled and answered 503 after, default 5000 */
+    bool no_pipeline;    /* PostgreSQL: no pipeline mode (one query in flight per connection) */
+};
+
+/* Fills cfg with the defaults listed above. */
+void items_config_defaults(struct items_config *cfg);
+
+/* Declares the /items routes on app, a store per worker as cfg says, and the /healthz check of
+ * that store. cfg is borrowed: it must outlive the app. 0, or a negative errno with the reason in
+ * err. */
+int items_install(struct crest_app *app, const struct items_config *cfg, char err[CREST_ERR_LEN]);
 
 #endif

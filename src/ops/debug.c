@@ -183,21 +183,21 @@ static enum crest_handler_result post_snapshot(struct crest_req *req, void *ud)
     return CREST_DONE;
 }
 
-CREST_API int crest_app_add_debug_routes(struct crest_app *app, const struct crest_config *cfg)
+CREST_API int crest_app_add_debug_routes(struct crest_app *app, const char *token)
 {
-    void *token = (void *)cfg->debug_token; /* handlers only read it */
+    void *ud = (void *)token; /* handlers only read it */
     const struct crest_route routes[] = {
         {.method = "GET",
          .path = "/debug/memory",
          .handler = get_memory,
-         .ud = token,
+         .ud = ud,
          .summary = "Memory by allocation tag (?diff=1: change since the snapshot)",
          .tag = "debug",
          .hidden = true},
         {.method = "POST",
          .path = "/debug/memory/snapshot",
          .handler = post_snapshot,
-         .ud = token,
+         .ud = ud,
          .summary = "Keep this moment's memory figures for ?diff=1",
          .tag = "debug",
          .status = 201,

@@ -30,9 +30,8 @@ CREST_API void crest_config_defaults(struct crest_config *cfg)
     cfg->max_head_bytes = 16384;
     cfg->max_headers = 100;
     cfg->max_body_bytes = 1 << 20;
-    cfg->db_path = "./crest.db";
-    cfg->db_pool = 2;
-    cfg->db_timeout_ms = 5000;
+    cfg->work_threads = NET_WORK_DEFAULT_THREADS;
+    cfg->work_queue_max = NET_WORK_DEFAULT_QUEUE;
 }
 
 /* Builds the HTTP server description of an app; shared with the test client. */
@@ -144,6 +143,7 @@ CREST_API int crest_serve(struct crest_app *app, const struct crest_config *cfg,
      * glibc making one more (2.2 KiB of arena header in the heap, and a 64 MiB reservation). */
     mallopt(M_ARENA_MAX, (int)(cfg->workers ? cfg->workers : 1));
     serve_http_server(&srv, app, cfg);
+    net_work_setup(cfg->work_threads, cfg->work_queue_max);
     int rc = app_parts_prepare(app, err); /* before the workers: they only read what it made */
     if (rc)
         return rc;

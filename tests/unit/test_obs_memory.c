@@ -129,11 +129,11 @@ static void test_log_line_names_rss_tracked_and_the_three_largest_tags(void **st
     mem_free(MEM_TEST, p, 1 << 20);
 }
 
-static struct crest_app *debug_app(const struct crest_config *cfg)
+static struct crest_app *debug_app(const char *token)
 {
     struct crest_app *app = crest_app_new("t", "1");
     assert_non_null(app);
-    assert_int_equal(crest_app_add_debug_routes(app, cfg), 0);
+    assert_int_equal(crest_app_add_debug_routes(app, token), 0);
     return app;
 }
 
@@ -148,11 +148,9 @@ static int raw_status(struct crest_app *app, const char *bytes)
 
 static void test_debug_routes_answer_the_test_client_as_a_local_client(void **state)
 {
-    struct crest_config cfg;
     struct crest_test_response res;
     (void)state;
-    crest_config_defaults(&cfg);
-    struct crest_app *app = debug_app(&cfg);
+    struct crest_app *app = debug_app(NULL);
     assert_int_equal(crest_test_request(app, "GET", "/debug/memory", NULL, &res), 0);
     assert_int_equal(res.status, 200);
     assert_non_null(memmem(res.body.ptr, res.body.len, "\"coverage\":", 11));
@@ -167,11 +165,8 @@ static void test_debug_routes_answer_the_test_client_as_a_local_client(void **st
 
 static void test_debug_routes_with_a_token_answer_only_its_holder(void **state)
 {
-    struct crest_config cfg;
     (void)state;
-    crest_config_defaults(&cfg);
-    cfg.debug_token = "s3cret";
-    struct crest_app *app = debug_app(&cfg);
+    struct crest_app *app = debug_app("s3cret");
     assert_int_equal(raw_status(app, "GET /debug/memory HTTP/1.1\r\nHost: x\r\n\r\n"), 404);
     assert_int_equal(raw_status(app, "GET /debug/memory?diff=x HTTP/1.1\r\nHost: x\r\n"
                                      "Authorization: Bearer s3cre\r\n\r\n"),
