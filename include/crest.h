@@ -549,6 +549,24 @@ struct crest_test_response {
 CREST_API CREST_MUST_CHECK int crest_test_request(struct crest_app *app, const char *method,
                                                   const char *target, const char *body,
                                                   struct crest_test_response *out);
+/* A request with headers (FastAPI's client.get(url, headers=..., cookies=...)): headers are
+ * "Name: value" lines ("Authorization: Bearer k", "Cookie: session=abc"); Host: testserver is
+ * added unless one is given. body (body_len bytes, or up to its NUL when body_len is 0) goes with
+ * content_type, application/json when NULL. */
+struct crest_test_req {
+    const char *method;
+    const char *target;
+    const char *const *headers;
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+    const char *content_type;
+};
+/* 0; -EINVAL when a header is not "token: value" or any part holds CR or LF (the request could
+ * not be formed as given); -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_test_send(struct crest_app *app,
+                                               const struct crest_test_req *r,
+                                               struct crest_test_response *out);
 /* Sends raw bytes (one or more pipelined requests) and collects everything answered. */
 CREST_API CREST_MUST_CHECK int crest_test_raw(struct crest_app *app, const char *bytes, size_t len,
                                               struct crest_test_response *out);

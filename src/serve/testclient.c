@@ -203,32 +203,74 @@ CREST_API int crest_test_raw(struct crest_app *app, const char *bytes, size_t le
     return 0;
 }
 
-CREST_API int crest_test_request(struct crest_app *app, const char *method, const char *target,
-                                 const char *body, struct crest_test_response *out)
+/* Whether a header line to send is "Name: value" with a token name and no CR, LF or NUL. */
+static bool header_line_ok(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || colon == line || strpbrk(line, "\r\n"))
+        return false;
+    for (const char *p = line; p < colon; p++)
+        if (!strchr("!#$%&'*+-.^_`|~", *p) && !(*p >= '0' && *p <= '9') &&
+            !((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+            return false;
+    return true;
+}
+
+static bool has_header(const struct crest_test_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strncasecmp(r->headers[i], name, n) == 0 && r->headers[i][n] == ':')
+            return true;
+    return false;
+}
+
+CREST_API int crest_test_send(struct crest_app *app, const struct crest_test_req *r,
+                              struct crest_test_response *out)
 {
     struct mem_buf req = {0};
+    size_t body_len = r->body ? (r->body_len ? r->body_len : strlen(r->body)) : 0;
     int err = 0;
 
     memset(out, 0, sizeof(*out));
-    if (!method || !target || strpbrk(method, " \r\n") || strpbrk(target, " \r\n"))
+    if (!r->method || !r->target || strpbrk(r->method, " \r\n") || strpbrk(r->target, " \r\n") ||
+        (r->content_type && strpbrk(r->content_type, "\r\n")))
         return -EINVAL;
-    err |= mem_buf_append(&req, MEM_TEST, method, strlen(method));
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (!r->headers[i] || !header_line_ok(r->headers[i]))
+            return -EINVAL;
+    err |= mem_buf_append(&req, MEM_TEST, r->method, strlen(r->method));
     err |= mem_buf_append(&req, MEM_TEST, " ", 1);
-    err |= mem_buf_append(&req, MEM_TEST, target, strlen(target));
-    err |= mem_buf_append(&req, MEM_TEST, " HTTP/1.1\r\nHost: testserver\r\n", 29);
-    if (body) {
-        static const char ct[] = "Content-Type: application/json\r\nContent-Length: ";
-        err |= mem_buf_append(&req, MEM_TEST, ct, sizeof(ct) - 1);
-        err |= mem_buf_append_u64(&req, MEM_TEST, strlen(body));
+    err |= mem_buf_append(&req, MEM_TEST, r->target, strlen(r->target));
+    err |= mem_buf_append(&req, MEM_TEST, " HTTP/1.1\r\n", 11);
+    if (!has_header(r, "host"))
+        err |= mem_buf_append(&req, MEM_TEST, "Host: testserver\r\n", 18);
+    for (size_t i = 0; i < r->n_headers; i++) {
+        err |= mem_buf_append(&req, MEM_TEST, r->headers[i], strlen(r->headers[i]));
+        err |= mem_buf_append(&req, MEM_TEST, "\r\n", 2);
+    }
+    if (r->body) {
+        const char *ct = r->content_type ? r->content_type : "application/json";
+        err |= mem_buf_append(&req, MEM_TEST, "Content-Type: ", 14);
+        err |= mem_buf_append(&req, MEM_TEST, ct, strlen(ct));
+        err |= mem_buf_append(&req, MEM_TEST, "\r\nContent-Length: ", 18);
+        err |= mem_buf_append_u64(&req, MEM_TEST, body_len);
         err |= mem_buf_append(&req, MEM_TEST, "\r\n", 2);
     }
     err |= mem_buf_append(&req, MEM_TEST, "\r\n", 2);
-    if (body)
-        err |= mem_buf_append(&req, MEM_TEST, body, strlen(body));
+    if (r->body)
+        err |= mem_buf_append(&req, MEM_TEST, r->body, body_len);
     if (!err)
         err = crest_test_raw(app, req.ptr, req.len, out);
     mem_buf_fini(&req, MEM_TEST);
     return err ? (err < 0 ? err : -ENOMEM) : 0;
+}
+
+CREST_API int crest_test_request(struct crest_app *app, const char *method, const char *target,
+                                 const char *body, struct crest_test_response *out)
+{
+    const struct crest_test_req r = {.method = method, .target = target, .body = body};
+    return crest_test_send(app, &r, out);
 }
 
 CREST_API struct crest_str crest_test_header(const struct crest_test_response *res,

@@ -62,6 +62,25 @@ static enum crest_handler_result echo(struct crest_req *req, void *ud)
     return CREST_DONE;
 }
 
+/* Answers the Authorization, Cookie and Host headers it was sent, and the body's type. */
+static enum crest_handler_result whoami(struct crest_req *req, void *ud)
+{
+    static const char *const names[] = {"Authorization", "Cookie", "Host", "Content-Type"};
+    struct crest_json *j = crest_res_json(req, 200);
+    (void)ud;
+    crest_json_object_begin(j);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct crest_str v = crest_req_header(req, names[i]);
+        crest_json_key(j, names[i]);
+        if (v.ptr)
+            crest_json_string_len(j, v.ptr, v.len);
+        else
+            crest_json_null(j);
+    }
+    crest_json_object_end(j);
+    return CREST_DONE;
+}
+
 /* Tries response headers that must be refused, then sets good ones; reports each return code. */
 static enum crest_handler_result headers(struct crest_req *req, void *ud)
 {
@@ -262,6 +281,8 @@ static int setup(void **state)
         {.method = "GET", .path = "/early", .handler = early},
         {.method = "GET", .path = "/stuck", .handler = stuck},
         {.method = "GET", .path = "/big", .handler = big},
+        {.method = "GET", .path = "/whoami", .handler = whoami},
+        {.method = "POST", .path = "/whoami", .handler = whoami},
     };
     struct crest_app *app = crest_app_new("testclient-test", "1.0");
 
@@ -898,10 +919,63 @@ static void test_testclient_header_lookup_is_case_insensitive_and_exact(void **s
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* issue 16: headers and cookies, so authenticated routes are testable in process */
+static void test_testclient_sends_headers_and_cookies(void **state)
+{
+    static const char *const headers[] = {"Authorization: Bearer k1", "Cookie: session=abc; x=1"};
+    const struct crest_test_req r = {
+        .method = "GET", .target = "/whoami", .headers = headers, .n_headers = 2};
+    struct crest_test_response res;
+
+    assert_int_equal(crest_test_send(*state, &r, &res), 0);
+    assert_int_equal(res.status, 200);
+    assert_str_is(res.body, "{\"Authorization\":\"Bearer k1\",\"Cookie\":\"session=abc; x=1\","
+                            "\"Host\":\"testserver\",\"Content-Type\":null}");
+    crest_test_response_fini(&res);
+}
+
+static void test_testclient_sends_a_body_of_any_type_and_its_own_host(void **state)
+{
+    static const char *const headers[] = {"host: example.com"};
+    const struct crest_test_req r = {.method = "POST",
+                                     .target = "/whoami",
+                                     .headers = headers,
+                                     .n_headers = 1,
+                                     .body = "a=1\0b",
+                                     .body_len = 5,
+                                     .content_type = "application/x-www-form-urlencoded"};
+    struct crest_test_response res;
+
+    assert_int_equal(crest_test_send(*state, &r, &res), 0);
+    assert_int_equal(res.status, 200);
+    assert_str_is(res.body, "{\"Authorization\":null,\"Cookie\":null,\"Host\":\"example.com\","
+                            "\"Content-Type\":\"application/x-www-form-urlencoded\"}");
+    crest_test_response_fini(&res);
+}
+
+static void test_testclient_refuses_header_lines_that_would_split_the_request(void **state)
+{
+    static const char *const bad[][1] = {
+        {"X-A: 1\r\nX-Evil: 2"}, {"X-A 1"}, {": v"}, {"X A: 1"}, {"X-A: 1\n"}};
+    struct crest_test_response res;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const struct crest_test_req r = {
+            .method = "GET", .target = "/whoami", .headers = bad[i], .n_headers = 1};
+        assert_int_equal(crest_test_send(*state, &r, &res), -EINVAL);
+    }
+    const struct crest_test_req ct = {
+        .method = "POST", .target = "/whoami", .body = "x", .content_type = "a\r\nb: c"};
+    assert_int_equal(crest_test_send(*state, &ct, &res), -EINVAL);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
         T(test_testclient_get_json_answers_200_with_exact_body),
+        T(test_testclient_sends_headers_and_cookies),
+        T(test_testclient_sends_a_body_of_any_type_and_its_own_host),
+        T(test_testclient_refuses_header_lines_that_would_split_the_request),
         T(test_testclient_answers_404_with_detail),
         T(test_testclient_answers_405_with_detail_and_allow),
         T(test_testclient_head_answers_headers_without_body),
