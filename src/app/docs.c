@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef CREST_INSTALL_DOCS_DIR /* CMake sets CMAKE_INSTALL_PREFIX/share/crest/docs */
+#define CREST_INSTALL_DOCS_DIR "/usr/local/share/crest/docs"
+#endif
+
 enum {
     ASSET_NAME_MAX = 128,
     ASSET_MAX_BYTES =
@@ -315,6 +319,11 @@ CREST_API int crest_app_add_docs_routes(struct crest_app *app, const char *asset
         err = crest_app_add_route(app, &route, NULL);
     }
     return err;
+}
+
+CREST_API const char *crest_installed_docs_dir(void)
+{
+    return CREST_INSTALL_DOCS_DIR;
 }
 
 int app_docs_prepare(struct crest_app *app, char *err)

@@ -1,13 +1,14 @@
 /* tests/e2e/install_app.c: an application of tests/e2e/test_install.py, built against an installed
  * libcrest and the system's SQLite: cc install_app.c $(pkg-config --cflags --libs crest) -lsqlite3.
  * It reports what its own SQLite calls reach (version, threading mode, the JSON functions crest's
- * private SQLite is built without) on one stdout line, then serves crest's built-in routes on
- * 127.0.0.1:PORT until SIGTERM. */
+ * private SQLite is built without) on one stdout line, then serves crest's docs routes from the
+ * installed assets (crest_installed_docs_dir) on 127.0.0.1:PORT until SIGTERM. */
 #include <crest.h>
 #include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* SELECT json('{"a":1}') on an in-memory database: the JSON text, or SQLite's error message. */
 static void report_sqlite(void)
@@ -38,9 +39,9 @@ int main(int argc, char **argv)
     struct crest_app *app = crest_app_new("install test", "1.0");
     if (!app)
         return 1;
-    int rc = crest_app_add_builtin_routes(app);
-    if (rc != 0)
-        return 1;
+    int rc = crest_app_add_docs_routes(app, crest_installed_docs_dir());
+    printf("docs %s: %s\n", crest_installed_docs_dir(), rc == 0 ? "ok" : strerror(-rc));
+    fflush(stdout);
     crest_config_defaults(&cfg);
     cfg.host = "127.0.0.1";
     cfg.port = argc > 1 ? (uint16_t)atoi(argv[1]) : 8000;

@@ -1,6 +1,7 @@
 """make install + pkg-config: an application built against the installed libcrest the way the
-README says (cc hello.c $(pkg-config --cflags --libs crest)) compiles, links and serves, and one
-that also uses the system's SQLite gets that SQLite, not crest's private one (issue 13)."""
+README says (cc hello.c $(pkg-config --cflags --libs crest)) compiles, links and serves; one that
+also uses the system's SQLite gets that SQLite, not crest's private one; and the installed docs
+assets serve /docs by default (issue 13)."""
 import json
 import os
 import re
@@ -17,6 +18,8 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
+DOCS_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png",
+              "redoc.standalone.js")
 
 
 def free_port():
@@ -40,8 +43,9 @@ def get(url):
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """`make install PREFIX=...` as the README says, from a build tree of its own (a few seconds:
-    the dependencies are prebuilt in build/deps)."""
+    """`make install PREFIX=...` as the README says, from a build tree of its own: an installed
+    libcrest names PREFIX/share/crest/docs as its docs directory, so it must be built for the
+    prefix it is installed in (a few seconds: the dependencies are prebuilt in build/deps)."""
     root = tmp_path_factory.mktemp("install")
     prefix = root / "prefix"
     # a parent make's jobserver is not ours to use
@@ -67,9 +71,11 @@ def build_app(installed, tmp_path, source, *extra):
     return exe
 
 
-def test_installed_files_are_library_header_pc_and_binary(installed):
+def test_installed_files_are_library_header_pc_binary_and_docs(installed):
     files = sorted(str(p.relative_to(installed)) for p in installed.rglob("*") if p.is_file())
-    assert files == ["bin/crest", "include/crest.h", "lib/libcrest.a", "lib/pkgconfig/crest.pc"]
+    assert files == sorted(["bin/crest", "include/crest.h", "lib/libcrest.a",
+                            "lib/pkgconfig/crest.pc",
+                            *(f"share/crest/docs/{name}" for name in DOCS_FILES)])
 
 
 def test_only_crest_symbols_are_exported(installed):
@@ -101,6 +107,8 @@ def test_pkg_config_links_libcrest_alone(installed):
     assert "-lcrest" in libs
     assert [f for f in libs if f in ("-lsqlite3", "-lpq", "-lpgcommon", "-lpgport")] == []
     assert not (installed / "lib" / "crest").exists()
+    docsdir = pkg_config(installed, "--variable=docsdir")
+    assert os.path.realpath(docsdir[0]) == str(installed / "share" / "crest" / "docs")
 
 
 def test_hello_example_builds_with_pkg_config_and_serves(installed, tmp_path):
@@ -133,9 +141,10 @@ def system_sqlite():
     return f"sqlite {sqlite3.sqlite_version} threadsafe={mode} json={text}"
 
 
-def test_app_with_its_own_sqlite_gets_the_system_one(installed, tmp_path):
+def test_app_with_its_own_sqlite_gets_the_system_one_and_installed_docs(installed, tmp_path):
     """issue 13: crest.pc put crest's reduced static SQLite (no JSON functions, threadsafe 2) on
-    the link line ahead of the application's -lsqlite3."""
+    the link line ahead of the application's -lsqlite3, and make install left the docs assets
+    behind, so /docs had nothing to serve."""
     exe = build_app(installed, tmp_path, os.path.join(HERE, "install_app.c"), "-lsqlite3")
     port = free_port()
     proc = subprocess.Popen([str(exe), str(port)], stdout=subprocess.PIPE, text=True)
@@ -147,7 +156,35 @@ def test_app_with_its_own_sqlite_gets_the_system_one(installed, tmp_path):
             if "Application startup complete." in line or time.time() > deadline:
                 break
         assert lines[0] == system_sqlite()
-        assert get(f"http://127.0.0.1:{port}/json") == (200, {"message": "Hello, World!"})
+        docs = installed / "share" / "crest" / "docs"
+        assert lines[1] == f"docs {docs}: ok"
+        status, page = fetch(f"http://127.0.0.1:{port}/docs")
+        assert status == 200
+        bundle = re.search(rb'<script src="(/docs/swagger-ui-bundle\.js)"', page)
+        assert bundle, page[:300]
+        status, body = fetch(f"http://127.0.0.1:{port}{bundle.group(1).decode()}")
+        assert status == 200
+        assert body == (docs / "swagger-ui-bundle.js").read_bytes()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def test_installed_crest_serves_the_installed_docs_once_its_build_is_gone(installed, tmp_path):
+    shutil.rmtree(installed.parent / "build" / "docs-assets")  # the build's, its first choice
+    port = free_port()
+    proc = subprocess.Popen([str(installed / "bin" / "crest"), "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1", "--db",
+                             str(tmp_path / "crest.db")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        for line in proc.stdout:
+            if "Application startup complete." in line or time.time() > deadline:
+                break
+        status, body = fetch(f"http://127.0.0.1:{port}/docs/swagger-ui.css")
+        assert status == 200
+        assert body == (installed / "share" / "crest" / "docs" / "swagger-ui.css").read_bytes()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
