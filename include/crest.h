@@ -336,13 +336,22 @@ CREST_API CREST_MUST_CHECK int crest_app_add_builtin_routes(struct crest_app *ap
 /* Adds GET /openapi.json: the app's OpenAPI 3.1.0 document, rendered from the route table once
  * (by crest_serve before the workers start, or at the test client's first request) and served
  * from memory. With assets_dir (a directory holding swagger-ui.css, swagger-ui-bundle.js and
- * redoc.standalone.js, as the build installs them from npm), also GET /docs (Swagger UI),
+ * redoc.standalone.js, as the build installs them from npm into build/docs-assets/dist and
+ * `make install` into crest_docs_installed_dir()), also GET /docs (Swagger UI),
  * GET /redoc (ReDoc) and GET /docs/{file} (the assets, read from assets_dir per request).
  * Routes added after this call are in the document too; the docs routes themselves are not.
  * 0; -ENOENT: assets_dir lacks the assets, so only /openapi.json was added; -EEXIST (called
  * twice, or a route of the same method and path exists); -ENOMEM. */
 CREST_API CREST_MUST_CHECK int crest_app_add_docs_routes(struct crest_app *app,
                                                          const char *assets_dir);
+
+/* The default assets_dir of an installed libcrest: PREFIX/share/crest/docs, where `make install`
+ * puts Swagger UI and ReDoc, PREFIX being the install prefix libcrest was built for
+ * (`make install PREFIX=...`, or cmake -DCMAKE_INSTALL_PREFIX=...; /usr/local by default). A tree
+ * installed elsewhere than it was built for (cmake --install --prefix, a copied prefix) has them
+ * in `pkg-config --variable=docsdir crest`. A static string; the directory may not exist (a build
+ * without npm installs no assets, and crest_app_add_docs_routes then says -ENOENT). */
+CREST_API const char *crest_docs_installed_dir(void);
 
 /* Adds the memory debugging routes:
  * GET /debug/memory: RSS, peak RSS, malloc's heap, the bytes crest tracks, their ratio

@@ -18,6 +18,7 @@ PUBLIC = [
     ("crest_app_add_debug_routes", "ops/debug.c"),
     ("crest_app_add_docs_routes", "openapi/docs.c"),
     ("crest_app_", "app/app.c"),
+    ("crest_docs_", "openapi/docs.c"),
     ("crest_config_", "serve/serve.c"),
     ("crest_serve", "serve/serve.c"),
     ("crest_json_", "json/"),

@@ -73,7 +73,7 @@ static const struct flag flags[] = {
      "/debug/* answer only Authorization: Bearer TOKEN, from any address (default: loopback "
      "clients only; env CREST_DEBUG_TOKEN)"},
     {"--docs-dir", V_STRING, OPT(docs_dir),
-     "Swagger UI and ReDoc assets for /docs and /redoc (default: the build's)"},
+     "Swagger UI and ReDoc assets for /docs and /redoc (default: the build's, else the installed)"},
     {"--no-docs", V_SWITCH, OPT(no_docs), "no /docs and /redoc (/openapi.json stays)"},
 };
 

@@ -8,10 +8,20 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #ifndef CREST_DOCS_DIR
 #define CREST_DOCS_DIR "docs-assets/dist" /* CMake sets the build's; --docs-dir overrides it */
 #endif
+
+/* Without --docs-dir: the build's assets while they are there (crest run from its build tree),
+ * else those `make install` put beside an installed crest. */
+static const char *default_docs_dir(void)
+{
+    if (access(CREST_DOCS_DIR "/swagger-ui-bundle.js", R_OK) == 0)
+        return CREST_DOCS_DIR;
+    return crest_docs_installed_dir();
+}
 
 static struct crest_app *build_app(const struct cli_options *opts, char *err)
 {
@@ -36,7 +46,7 @@ static struct crest_app *build_app(const struct cli_options *opts, char *err)
     }
     crest_app_set_description(app, "The reference items service of crest: CRUD on `/items` with "
                                    "FastAPI's validation and error shapes.");
-    const char *docs = opts->no_docs ? NULL : opts->docs_dir ? opts->docs_dir : CREST_DOCS_DIR;
+    const char *docs = opts->no_docs ? NULL : opts->docs_dir ? opts->docs_dir : default_docs_dir();
     int rc = crest_app_add_docs_routes(app, docs);
     if (rc == -ENOENT) { /* serve the API anyway: /openapi.json needs no assets */
         fprintf(stderr, "crest: no Swagger UI / ReDoc assets in %s: /docs and /redoc are off\n",

@@ -19,6 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef CREST_INSTALL_DOCS_DIR /* CMake sets CMAKE_INSTALL_PREFIX/share/crest/docs */
+#define CREST_INSTALL_DOCS_DIR "/usr/local/share/crest/docs"
+#endif
+
 struct docs {
     struct app_part part;   /* first: the app keeps its docs as a part (app/app.h) */
     struct crest_app *app;  /* the title of the pages */
@@ -322,6 +326,11 @@ CREST_API int crest_app_add_docs_routes(struct crest_app *app, const char *asset
         err = crest_app_add_route(app, &route, NULL);
     }
     return err;
+}
+
+CREST_API const char *crest_docs_installed_dir(void)
+{
+    return CREST_INSTALL_DOCS_DIR;
 }
 
 static int docs_prepare(struct app_part *part, struct crest_app *app, char *err)

@@ -1,10 +1,14 @@
 """make install + pkg-config: an application built against the installed libcrest the way the
-README says (cc hello.c $(pkg-config --cflags --libs crest)) compiles, links and serves."""
+README says (cc hello.c $(pkg-config --cflags --libs crest)) compiles, links and serves; one that
+also uses the system's SQLite gets that SQLite, not crest's private one; and the installed docs
+assets serve /docs by default (issue 13)."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -13,7 +17,9 @@ import urllib.request
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("CREST_BUILD", os.path.join(REPO, "build"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOCS_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png",
+              "redoc.standalone.js")
 
 
 def free_port():
@@ -22,26 +28,54 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(url):
+def fetch(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, json.loads(r.read())
+            return r.status, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+        return e.code, e.read()
 
 
-@pytest.fixture
-def installed(tmp_path):
-    prefix = tmp_path / "prefix"
-    subprocess.run(["cmake", "--install", BUILD, "--prefix", str(prefix)], check=True,
-                   stdout=subprocess.DEVNULL)
+def get(url):
+    status, body = fetch(url)
+    return status, json.loads(body)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """`make install PREFIX=...` as the README says, from a build tree of its own: an installed
+    libcrest names PREFIX/share/crest/docs as its docs directory, so it must be built for the
+    prefix it is installed in (a few seconds: the dependencies are prebuilt in build/deps)."""
+    root = tmp_path_factory.mktemp("install")
+    prefix = root / "prefix"
+    # a parent make's jobserver is not ours to use
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    subprocess.run(["make", "--no-print-directory", "install", f"PREFIX={prefix}",
+                    f"BUILD={root / 'build'}",
+                    "CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=Release -DCREST_TESTS=OFF"],
+                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
     return prefix
 
 
-def test_installed_files_are_library_header_and_pc(installed):
-    assert (installed / "lib" / "libcrest.a").is_file()
-    assert (installed / "include" / "crest.h").is_file()
-    assert (installed / "lib" / "pkgconfig" / "crest.pc").is_file()
+def pkg_config(installed, *args):
+    env = dict(os.environ, PKG_CONFIG_PATH=str(installed / "lib" / "pkgconfig"))
+    return subprocess.run(["pkg-config", *args, "crest"], env=env, check=True,
+                          capture_output=True, text=True).stdout.split()
+
+
+def build_app(installed, tmp_path, source, *extra):
+    exe = tmp_path / os.path.splitext(os.path.basename(source))[0]
+    cc = shutil.which("cc") or "gcc"
+    subprocess.run([cc, source, *pkg_config(installed, "--cflags", "--libs"), *extra, "-o",
+                    str(exe)], check=True)
+    return exe
+
+
+def test_installed_files_are_library_header_pc_binary_and_docs(installed):
+    files = sorted(str(p.relative_to(installed)) for p in installed.rglob("*") if p.is_file())
+    assert files == sorted(["bin/crest", "include/crest.h", "lib/libcrest.a",
+                            "lib/pkgconfig/crest.pc",
+                            *(f"share/crest/docs/{name}" for name in DOCS_FILES)])
 
 
 def test_only_crest_symbols_are_exported(installed):
@@ -50,16 +84,35 @@ def test_only_crest_symbols_are_exported(installed):
     symbols = [line.split()[-1] for line in out.splitlines() if len(line.split()) == 3]
     assert symbols, "no exported symbols at all"
     assert [s for s in symbols if not s.startswith("crest_")] == []
+    assert [s for s in symbols if s.startswith("crest_pq_")] == []  # libpq's allocator: internal
+
+
+def test_sqlite_and_libpq_are_inside_libcrest_and_private(installed):
+    def nm(*flags):
+        out = subprocess.run(["nm", *flags, str(installed / "lib" / "libcrest.a")], check=True,
+                             capture_output=True, text=True).stdout
+        return [line.split() for line in out.splitlines() if line.strip()]
+
+    local = {f[2] for f in nm() if len(f) == 3 and f[1] in "tdbr"}
+    undefined = {f[1] for f in nm("-u") if len(f) == 2}  # "U name", "w name"
+    # what crest calls in them is there, and local: the application cannot reach it
+    assert {"sqlite3_open_v2", "sqlite3_step", "PQconnectStart", "PQsendQueryPrepared",
+            "pg_b64_encode", "crest_pq_malloc"} <= local
+    # nothing is left for the application's link to take from another SQLite or libpq
+    assert [s for s in undefined if re.match(r"sqlite3|PQ|pq|pg_|crest_", s)] == []
+
+
+def test_pkg_config_links_libcrest_alone(installed):
+    libs = pkg_config(installed, "--libs")
+    assert "-lcrest" in libs
+    assert [f for f in libs if f in ("-lsqlite3", "-lpq", "-lpgcommon", "-lpgport")] == []
+    assert not (installed / "lib" / "crest").exists()
+    docsdir = pkg_config(installed, "--variable=docsdir")
+    assert os.path.realpath(docsdir[0]) == str(installed / "share" / "crest" / "docs")
 
 
 def test_hello_example_builds_with_pkg_config_and_serves(installed, tmp_path):
-    env = dict(os.environ, PKG_CONFIG_PATH=str(installed / "lib" / "pkgconfig"))
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "crest"], env=env, check=True,
-                           capture_output=True, text=True).stdout.split()
-    exe = tmp_path / "hello"
-    cc = shutil.which("cc") or "gcc"
-    subprocess.run([cc, os.path.join(REPO, "examples", "hello.c"), *flags, "-o", str(exe)],
-                   check=True)
+    exe = build_app(installed, tmp_path, os.path.join(REPO, "examples", "hello.c"))
     port = free_port()
     proc = subprocess.Popen([str(exe), str(port)], stdout=subprocess.PIPE, text=True)
     try:
@@ -73,6 +126,65 @@ def test_hello_example_builds_with_pkg_config_and_serves(installed, tmp_path):
         assert status == 422
         assert body["detail"][0]["loc"] == ["path", "id"]
         assert body["detail"][0]["type"] == "int_parsing"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def system_sqlite():
+    """What the system's SQLite answers, through Python's sqlite3 module, which links it: its
+    version, sqlite3_threadsafe() (from DB-API's threadsafety, Python 3.11's mapping) and
+    json('{"a": 1}')."""
+    with sqlite3.connect(":memory:") as db:
+        text = db.execute("""SELECT json('{"a": 1}')""").fetchone()[0]
+    mode = {0: 0, 3: 1, 1: 2}[sqlite3.threadsafety]
+    return f"sqlite {sqlite3.sqlite_version} threadsafe={mode} json={text}"
+
+
+def test_app_with_its_own_sqlite_gets_the_system_one_and_installed_docs(installed, tmp_path):
+    """issue 13: crest.pc put crest's reduced static SQLite (no JSON functions, threadsafe 2) on
+    the link line ahead of the application's -lsqlite3, and make install left the docs assets
+    behind, so /docs had nothing to serve."""
+    exe = build_app(installed, tmp_path, os.path.join(HERE, "install_app.c"), "-lsqlite3")
+    port = free_port()
+    proc = subprocess.Popen([str(exe), str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.time() + 10
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if "Application startup complete." in line or time.time() > deadline:
+                break
+        assert lines[0] == system_sqlite()
+        docs = installed / "share" / "crest" / "docs"
+        assert lines[1] == f"docs {docs}: ok"
+        status, page = fetch(f"http://127.0.0.1:{port}/docs")
+        assert status == 200
+        bundle = re.search(rb'<script src="(/docs/swagger-ui-bundle\.js)"', page)
+        assert bundle, page[:300]
+        status, body = fetch(f"http://127.0.0.1:{port}{bundle.group(1).decode()}")
+        assert status == 200
+        assert body == (docs / "swagger-ui-bundle.js").read_bytes()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def test_installed_crest_serves_the_installed_docs_once_its_build_is_gone(installed, tmp_path):
+    shutil.rmtree(installed.parent / "build" / "docs-assets")  # the build's, its first choice
+    port = free_port()
+    proc = subprocess.Popen([str(installed / "bin" / "crest"), "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1", "--db",
+                             str(tmp_path / "crest.db")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        for line in proc.stdout:
+            if "Application startup complete." in line or time.time() > deadline:
+                break
+        status, body = fetch(f"http://127.0.0.1:{port}/docs/swagger-ui.css")
+        assert status == 200
+        assert body == (installed / "share" / "crest" / "docs" / "swagger-ui.css").read_bytes()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0

@@ -257,6 +257,18 @@ static void test_docs_off_serve_openapi_json_only(void **state)
     crest_app_free(app);
 }
 
+/* Where make install puts the assets, under the prefix the library was configured with. */
+static void test_installed_docs_dir_is_share_crest_docs_under_the_prefix(void **state)
+{
+    const char *dir = crest_docs_installed_dir();
+    static const char tail[] = "/share/crest/docs";
+    size_t len = strlen(dir);
+    (void)state;
+    assert_true(dir[0] == '/');
+    assert_true(len > sizeof(tail) - 1);
+    assert_string_equal(dir + len - (sizeof(tail) - 1), tail);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +286,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_docs_added_twice_is_eexist, setup, teardown),
         cmocka_unit_test(test_docs_without_assets_keep_openapi_json),
         cmocka_unit_test(test_docs_off_serve_openapi_json_only),
+        cmocka_unit_test(test_installed_docs_dir_is_share_crest_docs_under_the_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
