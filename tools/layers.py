@@ -14,7 +14,7 @@ ORDER = [
     [("mem", "accounting allocator (tags, per-thread counters, budget), arenas, pools, buffers")],
     [("json", "JSON text to values (strict RFC 8259, into an arena) and values to text")],
     [("obs", "/proc readers, per-worker stats, memory report, Prometheus text format")],
-    [("net", "epoll loop, timers, workers, listeners, connection table")],
+    [("net", "epoll loop, timers, workers, connection table; the loop API and blocking pool")],
     [("http", "request parser, Host grammar, chunked decoder, sessions, responses, Date cache")],
     [("store", "the items store: SQLite, PostgreSQL (libpq in the event loop)")],
     [("route", "route templates compiled and matched, method names")],
