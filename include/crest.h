@@ -455,6 +455,42 @@ struct crest_json;
 /* Sets the status, Content-Type application/json, and returns the writer of the body. */
 CREST_API struct crest_json *crest_res_json(struct crest_req *req, int status);
 
+/* Streamed responses: a body produced in pieces, of any length, in bounded memory. The producer
+ * is pulled: crest calls it only when the connection's output has room (a window of 64 KiB), so
+ * a slow reader holds it back instead of growing a buffer. HTTP/1.1 clients get chunked
+ * transfer-coding, HTTP/1.0 clients a body that the connection's close ends; HEAD gets the head
+ * only, and pipelined requests are answered after the stream ends. */
+struct crest_stream;
+enum crest_stream_next {
+    CREST_STREAM_MORE, /* wrote something: call again when the connection has room */
+    CREST_STREAM_WAIT, /* nothing to send now: call again after crest_stream_resume() */
+    CREST_STREAM_END,  /* the body is complete */
+    CREST_STREAM_FAIL, /* give up: the connection is closed with the body cut, never completed */
+};
+/* Writes with crest_stream_write (crest_stream_room() bytes fit the window; more is taken). A
+ * MORE that wrote nothing is taken as WAIT. */
+typedef enum crest_stream_next (*crest_stream_fn)(struct crest_stream *st, void *ud);
+/* Called once when the stream is over: status 0 (complete), or -ECONNRESET (cut: the client went
+ * away or stopped reading past the body timeout, the producer failed, or the server stopped),
+ * so that the application releases what ud holds. */
+typedef void (*crest_stream_done_fn)(void *ud, int status);
+/* Makes req's response a stream: the status and headers set so far go out once the handler
+ * returns CREST_DONE (or its crest_req_finish runs), then produce is pulled until it says END or
+ * FAIL. 0, -EINVAL (no produce), -ENOMEM; on failure nothing is called. */
+CREST_API CREST_MUST_CHECK int crest_res_stream(struct crest_req *req, const char *content_type,
+                                                crest_stream_fn produce, crest_stream_done_fn done,
+                                                void *ud);
+/* From inside produce only. 0, -EINVAL (outside produce), -ENOMEM (the stream will be cut). */
+CREST_API CREST_MUST_CHECK int crest_stream_write(struct crest_stream *st, const void *data,
+                                                  size_t len);
+/* Bytes the window still takes, inside produce (0 outside). */
+CREST_API size_t crest_stream_room(const struct crest_stream *st);
+/* Wakes a stream whose producer said WAIT (from the worker's thread: a timer, a watch, an async
+ * callback); calling it inside produce makes a WAIT return call produce again at once. */
+CREST_API void crest_stream_resume(struct crest_stream *st);
+/* The request the stream answers (its arena and data live until done). */
+CREST_API struct crest_req *crest_stream_req(struct crest_stream *st);
+
 /* Completes a response whose handler returned CREST_PENDING. Call it once, from the worker that
  * ran the handler; the request and everything borrowed from it are gone afterwards. */
 CREST_API void crest_req_finish(struct crest_req *req);

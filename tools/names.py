@@ -27,6 +27,7 @@ PUBLIC = [
     ("crest_query_", "req/query.c"),
     ("crest_param_", "valid/params.c"),
     ("crest_res_", "req/response.c"),
+    ("crest_stream_", "http/stream.c"),
     ("crest_test_", "serve/testclient.c"),
     ("crest_rss_", "obs/proc.c"),
     ("crest_report_", "obs/proc.c"),

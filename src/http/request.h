@@ -46,6 +46,7 @@ struct http_request {
     struct mem_buf *res_headers; /* "Name: value\r\n" lines added by the handler */
     struct mem_buf *res_body;
     struct http_timer *timers;
+    struct crest_stream *stream; /* a streamed body (crest_res_stream), or NULL */
 };
 
 /* Finishes the response of a pending request from outside its handler. */

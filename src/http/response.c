@@ -34,9 +34,10 @@ int http_response_status_line(struct mem_buf *out, unsigned status)
     }
 }
 
-int http_response_render(struct mem_buf *out, const struct http_request *req, time_t now)
+/* Status line, crest's headers, the handler's, the framing and Connection; the blank line. */
+int http_response_head(struct mem_buf *out, const struct http_request *req, time_t now,
+                       enum http_framing framing, uint64_t length)
 {
-    const struct mem_buf *body = req->res_body;
     bool no_body = http_status_has_no_body(req->status);
     int err = 0;
 
@@ -47,9 +48,11 @@ int http_response_render(struct mem_buf *out, const struct http_request *req, ti
         err |= APPEND_LIT(out, "\r\nContent-Type: ");
         err |= mem_buf_append(out, MEM_OUT, req->content_type, strlen(req->content_type));
     }
-    if (!no_body) {
+    if (!no_body && framing == HTTP_FRAMING_LENGTH) {
         err |= APPEND_LIT(out, "\r\nContent-Length: ");
-        err |= mem_buf_append_u64(out, MEM_OUT, body->len);
+        err |= mem_buf_append_u64(out, MEM_OUT, length);
+    } else if (!no_body && framing == HTTP_FRAMING_CHUNKED) {
+        err |= APPEND_LIT(out, "\r\nTransfer-Encoding: chunked");
     }
     err |= APPEND_LIT(out, "\r\n");
     if (req->res_headers->len)
@@ -59,7 +62,15 @@ int http_response_render(struct mem_buf *out, const struct http_request *req, ti
     else if (req->keep_alive_10)
         err |= APPEND_LIT(out, "Connection: keep-alive\r\n");
     err |= APPEND_LIT(out, "\r\n");
-    if (!no_body && !req->head_only && body->len)
-        err |= mem_buf_append(out, MEM_OUT, body->ptr, body->len);
+    return err ? -ENOMEM : 0;
+}
+
+int http_response_render(struct mem_buf *out, const struct http_request *req, time_t now)
+{
+    const struct mem_buf *body = req->res_body;
+    int err = http_response_head(out, req, now, HTTP_FRAMING_LENGTH, body->len);
+
+    if (!err && !http_status_has_no_body(req->status) && !req->head_only && body->len)
+        err = mem_buf_append(out, MEM_OUT, body->ptr, body->len);
     return err ? -ENOMEM : 0;
 }

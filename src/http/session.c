@@ -7,6 +7,8 @@
 
 #include "http/chunked.h"
 #include "http/response.h"
+#include "http/status.h"
+#include "http/stream.h"
 #include "mem/mem.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@ enum session_phase {
     PHASE_HEAD,
     PHASE_BODY,
     PHASE_HANDLER,
+    PHASE_STREAM, /* the head is out; the body is pulled from the application's producer */
 };
 
 struct http_session {
@@ -160,9 +163,14 @@ static void session_stop(void *ctx, struct net_worker *w, struct net_conn *c)
 {
     struct http_session *s = session_of(c);
     (void)ctx;
-    (void)w;
+    struct http_request *req = request_of(s);
     if (s->phase == PHASE_HANDLER)
-        stop_timers(request_of(s)); /* forced close of a pending request at shutdown */
+        stop_timers(req);           /* forced close of a pending request at shutdown */
+    if (s->phase == PHASE_STREAM) { /* the client went away, or stopped reading, mid-stream */
+        stop_timers(req);
+        obs_in_flight(w->stats, -1);
+        http_stream_over(req->stream, -ECONNRESET);
+    }
     request_reset(s);
     mem_buf_fini(&s->body, MEM_BODY);
 }
@@ -180,7 +188,8 @@ static void on_timeout(void *ctx, struct net_worker *w, struct net_conn *c)
 {
     (void)ctx;
     (void)w;
-    if (c->io && session_of(c)->phase != PHASE_HANDLER)
+    /* a pending handler answers for itself; a stream's head is out: a 408 now would corrupt it */
+    if (c->io && session_of(c)->phase != PHASE_HANDLER && session_of(c)->phase != PHASE_STREAM)
         fail_and_close(session_of(c), c->io, 408, "Request Timeout");
 }
 
@@ -317,7 +326,8 @@ static void request_prepare(const struct http_server *srv, struct http_session *
     req->res_body = &s->res_body;
 }
 
-/* The response is complete: serialise it, consume the request's bytes, get ready for the next. */
+/* The response is complete (rendered here unless it was a stream, whose head and body are out
+ * already): consume the request's bytes, get ready for the next. */
 static enum net_verdict request_complete(const struct http_server *srv, struct http_session *s,
                                          struct net_worker *w, struct net_conn *c)
 {
@@ -328,13 +338,52 @@ static enum net_verdict request_complete(const struct http_server *srv, struct h
     obs_in_flight(w->stats, -1);
     if (srv->complete)
         srv->complete(srv->app, req, net_loop_clock_us(&w->loop) - req->start_us);
-    if (http_response_render(&io->out, req, w->loop.now_sec) != 0)
+    if (req->stream)
+        http_stream_over(req->stream, 0);
+    else if (http_response_render(&io->out, req, w->loop.now_sec) != 0)
         req->close = true; /* no memory for the answer: the client sees the connection end */
     io->in_off += s->parser.head_len + (s->body_moved ? 0 : (uint32_t)s->parser.content_length);
     c->n_requests++;
     s->closing = req->close;
     request_reset(s);
     return s->closing ? NET_CLOSE : NET_WANT_REQUEST;
+}
+
+/* Pulls the stream's producer while the output has room. */
+static enum net_verdict stream_pump(const struct http_server *srv, struct http_session *s,
+                                    struct net_worker *w, struct net_conn *c)
+{
+    struct http_request *req = request_of(s);
+    struct net_io *io = c->io;
+
+    switch (http_stream_pump(req->stream, &io->out, io->out_pos, OUT_HIGH_WATER)) {
+    case HTTP_STREAM_MORE:
+        return NET_WANT_BODY; /* net writes the window out, then on_input pulls again */
+    case HTTP_STREAM_WAIT:
+        return NET_BUSY;
+    case HTTP_STREAM_END:
+        return request_complete(srv, s, w, c);
+    default: /* cut: close with the body incomplete; session_stop tells the application */
+        s->closing = true;
+        return NET_CLOSE;
+    }
+}
+
+/* A handler made its response a stream: the head goes out now, then on_input pulls the body
+ * (PHASE_STREAM; NET_WANT_REQUEST here means "go on"). */
+static enum net_verdict stream_start(const struct http_server *srv, struct http_session *s,
+                                     struct net_worker *w, struct net_conn *c)
+{
+    struct http_request *req = request_of(s);
+
+    if (http_stream_head(&c->io->out, req, w->loop.now_sec) != 0) {
+        s->closing = true; /* no memory for the head: the client sees the connection end */
+        return NET_CLOSE;
+    }
+    if (req->head_only || http_status_has_no_body(req->status))
+        return request_complete(srv, s, w, c); /* the producer is never called */
+    s->phase = PHASE_STREAM;
+    return NET_WANT_REQUEST;
 }
 
 static enum net_verdict dispatch(const struct http_server *srv, struct http_session *s,
@@ -353,7 +402,7 @@ static enum net_verdict dispatch(const struct http_server *srv, struct http_sess
         s->phase = PHASE_HANDLER;
         return NET_BUSY;
     }
-    return request_complete(srv, s, w, c);
+    return req->stream ? stream_start(srv, s, w, c) : request_complete(srv, s, w, c);
 }
 
 static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_conn *c)
@@ -392,6 +441,11 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
             if (v != NET_WANT_REQUEST)
                 return v;
             break;
+        case PHASE_STREAM:
+            v = stream_pump(srv, s, w, c);
+            if (v != NET_WANT_REQUEST)
+                return v;
+            break;
         default:
             return NET_BUSY;
         }
@@ -409,7 +463,10 @@ void http_request_finish(struct http_request *req)
     if (!req->pending)
         return;
     req->pending = false;
-    (void)request_complete(req->worker->ctx, session_of(c), req->worker, c); /* closing kept */
+    if (req->stream) /* the head goes out; on_input pulls the body from here on */
+        (void)stream_start(req->worker->ctx, session_of(c), req->worker, c); /* closing kept */
+    else
+        (void)request_complete(req->worker->ctx, session_of(c), req->worker, c); /* closing kept */
     net_conn_resume(req->worker, c);
 }
 

@@ -5,6 +5,7 @@
 
 #include "http/parse.h"
 #include "http/server.h"
+#include "http/stream.h"
 #include "mem/mem.h"
 #include "net/worker.h"
 #include "obs/stats.h"
@@ -81,6 +82,21 @@ CREST_API struct crest_json *crest_res_json(struct crest_req *req, int status)
     }
     json_write_bind(req->json, req->http.res_body, MEM_OUT);
     return req->json;
+}
+
+CREST_API int crest_res_stream(struct crest_req *req, const char *content_type,
+                               crest_stream_fn produce, crest_stream_done_fn done, void *ud)
+{
+    int err;
+
+    if (!produce)
+        return -EINVAL;
+    err = set_content_type(req, content_type ? content_type : "application/octet-stream");
+    if (err)
+        return err;
+    req->json = NULL; /* a body written before is not sent */
+    req->http.res_body->len = 0;
+    return http_stream_begin(&req->http, produce, done, ud);
 }
 
 CREST_API int crest_res_error(struct crest_req *req, int status, const char *detail)
