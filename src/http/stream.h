@@ -20,20 +20,21 @@ struct crest_stream {
     crest_stream_fn produce;
     crest_stream_done_fn done;
     void *ud;
-    uint64_t sent;   /* body bytes the application wrote */
-    uint32_t window; /* output bytes waiting to be written past which produce is not called */
-    bool chunked;    /* HTTP/1.1: chunked framing; HTTP/1.0: the close ends the body */
-    bool producing;  /* inside produce: the only time writes are taken */
-    bool waiting;    /* produce said WAIT: called again after crest_stream_resume */
-    bool kicked;     /* crest_stream_resume came while producing */
+    uint64_t sent;     /* body bytes the application wrote */
+    uint32_t window;   /* output bytes waiting to be written past which produce is not called */
+    bool chunked;      /* HTTP/1.1: chunked framing; HTTP/1.0: the close ends the body */
+    bool producing;    /* inside produce: the only time writes are taken */
+    bool waiting;      /* produce said WAIT: called again after crest_stream_resume */
+    bool kicked;       /* crest_stream_resume came while producing */
     bool write_failed; /* a write found no memory: the stream is cut */
-    bool over;       /* done was called */
+    bool over;         /* done was called */
 };
 
 /* What the session does next with a stream. */
 enum http_stream_step {
     HTTP_STREAM_MORE, /* the window is full: write it out, then pump again */
-    HTTP_STREAM_WAIT, /* the producer waits for an event: crest_stream_resume wakes the connection */
+    HTTP_STREAM_WAIT, /* the producer waits for an event: crest_stream_resume wakes the connection
+                       */
     HTTP_STREAM_END,  /* the body is complete (its last chunk appended): the response is done */
     HTTP_STREAM_CUT,  /* the producer failed: close without ending the body, so it reads as cut */
 };

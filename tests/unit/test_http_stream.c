@@ -69,8 +69,7 @@ static enum crest_stream_next produce(struct crest_stream *st, void *ud)
     c->written++;
     if (c->wait_every && c->written % c->wait_every == 0) {
         assert_int_equal(
-            crest_timer_start(crest_req_loop(crest_stream_req(st)), 2, 0, resume, c, &c->timer),
-            0);
+            crest_timer_start(crest_req_loop(crest_stream_req(st)), 2, 0, resume, c, &c->timer), 0);
         return CREST_STREAM_WAIT;
     }
     return CREST_STREAM_MORE;
@@ -167,8 +166,8 @@ static void test_stream_http10_ends_with_the_close(void **state)
     struct crest_test_response res;
     (void)state;
 
-    assert_int_equal(crest_test_raw(app, LIT("GET /s HTTP/1.0\r\n\r\nGET /j HTTP/1.0\r\n\r\n"), &res),
-                     0);
+    assert_int_equal(
+        crest_test_raw(app, LIT("GET /s HTTP/1.0\r\n\r\nGET /j HTTP/1.0\r\n\r\n"), &res), 0);
     assert_int_equal(res.status, 200);
     assert_null(crest_test_header(&res, "Transfer-Encoding").ptr);
     assert_int_equal(crest_test_header(&res, "Connection").len, 5);
@@ -220,8 +219,9 @@ static void test_stream_that_fails_is_cut_never_completed(void **state)
     const char *after;
     (void)state;
 
-    assert_int_equal(crest_test_raw(app, LIT("GET /s HTTP/1.1\r\nHost: t\r\n\r\nGET /j HTTP/1.1\r\n"
-                                             "Host: t\r\n\r\n"),
+    assert_int_equal(crest_test_raw(app,
+                                    LIT("GET /s HTTP/1.1\r\nHost: t\r\n\r\nGET /j HTTP/1.1\r\n"
+                                        "Host: t\r\n\r\n"),
                                     &res),
                      0);
     assert_int_equal(res.status, 200);
@@ -241,12 +241,14 @@ static void test_stream_then_a_pipelined_request_in_order(void **state)
     struct crest_test_response res;
     (void)state;
 
-    assert_int_equal(crest_test_raw(app, LIT("GET /s HTTP/1.1\r\nHost: t\r\n\r\nGET /j HTTP/1.1\r\n"
-                                             "Host: t\r\n\r\n"),
+    assert_int_equal(crest_test_raw(app,
+                                    LIT("GET /s HTTP/1.1\r\nHost: t\r\n\r\nGET /j HTTP/1.1\r\n"
+                                        "Host: t\r\n\r\n"),
                                     &res),
                      0);
     /* the stream's chunks and last chunk, then the next response */
-    assert_non_null(memmem(res.raw, res.raw_len, LIT("3\r\naaa\r\n3\r\nbbb\r\n0\r\n\r\nHTTP/1.1 200")));
+    assert_non_null(
+        memmem(res.raw, res.raw_len, LIT("3\r\naaa\r\n3\r\nbbb\r\n0\r\n\r\nHTTP/1.1 200")));
     assert_int_equal(res.status, 200);
     assert_non_null(memmem(res.raw, res.raw_len, LIT("\r\n\r\n{}")));
     crest_test_response_fini(&res);
@@ -271,14 +273,16 @@ static void test_stream_begun_by_a_pending_handler(void **state)
 {
     struct counter c = {.pieces = 2, .size = 4};
     struct crest_app *app = crest_app_new("t", "1");
-    const struct crest_route r = {.method = "GET", .path = "/p", .handler = pending_handler, .ud = &c};
+    const struct crest_route r = {
+        .method = "GET", .path = "/p", .handler = pending_handler, .ud = &c};
     struct crest_test_response res;
     (void)state;
 
     assert_int_equal(crest_app_add_route(app, &r, NULL), 0);
     assert_int_equal(crest_test_request(app, "GET", "/p", NULL, &res), 0);
     assert_int_equal(res.status, 200);
-    assert_int_equal(crest_test_header(&res, "Content-Type").len, strlen("application/octet-stream"));
+    assert_int_equal(crest_test_header(&res, "Content-Type").len,
+                     strlen("application/octet-stream"));
     assert_non_null(memmem(res.body.ptr, res.body.len, LIT("4\r\naaaa\r\n4\r\nbbbb\r\n0\r\n\r\n")));
     assert_int_equal(c.done_status, 0);
     crest_test_response_fini(&res);
@@ -306,7 +310,8 @@ static void test_stream_write_outside_produce_is_refused(void **state)
 {
     struct crest_stream *kept = NULL;
     struct crest_app *app = crest_app_new("t", "1");
-    const struct crest_route r = {.method = "GET", .path = "/e", .handler = end_handler, .ud = &kept};
+    const struct crest_route r = {
+        .method = "GET", .path = "/e", .handler = end_handler, .ud = &kept};
     struct crest_test_response res;
     (void)state;
 
