@@ -172,7 +172,10 @@ int main(int argc, char **argv)
     char err[CREST_ERR_LEN];
     struct crest_app *app = crest_app_new("realtime", "1.0");
     const struct crest_route routes[] = {
-        {.method = "GET", .path = "/bytes/{n:int}", .handler = bytes, .summary = "n bytes, streamed"},
+        {.method = "GET",
+         .path = "/bytes/{n:int}",
+         .handler = bytes,
+         .summary = "n bytes, streamed"},
         {.method = "GET", .path = "/events", .handler = events, .summary = "Server-Sent Events"},
     };
 

@@ -90,8 +90,13 @@ void app_dispatch(void *ctx, struct http_request *hreq)
         answer(req, 404, "Not Found");
         return;
     }
-    if (valid_request(req)) {
-        req_response_check_body(req);
+    switch (valid_request(req)) {
+    case 0:
+        break;
+    case 422:
+        return; /* the problems are the answer */
+    default:
+        req_response_oom(req); /* -ENOMEM: a 422 could not be built whole */
         return;
     }
     const struct route *route = req->match.route;

@@ -234,23 +234,23 @@ static int fetch(const struct target *t, const char *method, const char *path, c
 
 /* ---- reading crest's JSON ---- */
 
-/* The number after "key": in [p, end); NAN-free: false when absent or null. */
-static bool number(const char *p, const char *end, const char *key, double *out)
+/* The number after "key": in [p, end) into *out. 0, or -ENOENT when absent or null. */
+static int number(const char *p, const char *end, const char *key, double *out)
 {
     char pat[64];
     int n = snprintf(pat, sizeof(pat), "\"%s\":", key);
     const char *k = memmem(p, (size_t)(end - p), pat, (size_t)n);
     if (!k)
-        return false;
+        return -ENOENT;
     char *stop;
     *out = strtod(k + n, &stop);
-    return stop != k + n && stop <= end;
+    return stop != k + n && stop <= end ? 0 : -ENOENT;
 }
 
 static double num(const char *p, const char *end, const char *key)
 {
     double v = 0;
-    return number(p, end, key, &v) ? v : 0;
+    return number(p, end, key, &v) == 0 ? v : 0;
 }
 
 static int fmt_bytes(char *buf, size_t cap, double n, bool signed_)
@@ -303,13 +303,13 @@ static int print_report(const struct answer *a)
     char rss[32], peak[32], heap[32], tracked[32], limit[32] = "none";
     double v;
 
-    if (!tags || !number(a->body, tags, "tracked_bytes", &v))
+    if (!tags || number(a->body, tags, "tracked_bytes", &v) != 0)
         return -EPROTO;
     fmt_bytes(rss, sizeof(rss), num(a->body, tags, "rss_bytes"), false);
     fmt_bytes(peak, sizeof(peak), num(a->body, tags, "peak_rss_bytes"), false);
     fmt_bytes(heap, sizeof(heap), num(a->body, tags, "heap_in_use_bytes"), false);
     fmt_bytes(tracked, sizeof(tracked), v, false);
-    if (number(a->body, tags, "memory_limit_bytes", &v))
+    if (number(a->body, tags, "memory_limit_bytes", &v) == 0)
         fmt_bytes(limit, sizeof(limit), v, false);
     printf("RSS %s  peak %s  heap %s  tracked %s  coverage %.1f%%  limit %s  shed %.0f\n\n", rss,
            peak, heap, tracked, 100.0 * num(a->body, tags, "coverage"), limit,
@@ -338,7 +338,7 @@ static int print_diff(const struct answer *a)
     char rss[32], rss_diff[32], tracked[32], tracked_diff[32];
     double age;
 
-    if (!tags || !number(a->body, tags, "snapshot_age_seconds", &age))
+    if (!tags || number(a->body, tags, "snapshot_age_seconds", &age) != 0)
         return -EPROTO;
     fmt_bytes(rss, sizeof(rss), num(a->body, tags, "rss_bytes"), false);
     fmt_bytes(rss_diff, sizeof(rss_diff), num(a->body, tags, "rss_diff"), true);

@@ -9,6 +9,7 @@
  * and writing a parsed value back out are json_value.c's job. */
 #include "json/json.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,13 +88,13 @@ static void skip_ws(struct parser *p)
  * Scratch stacks. A container's items are the entries from the stack's size when it opened to
  * the top; when it closes they are copied into one array of their own and popped. */
 
-/* Appends segment number st->n_segs, which starts at entry st->n. False when out of memory. */
-static bool stack_add_segment(struct parser *p, struct stack *st)
+/* Appends segment number st->n_segs, which starts at entry st->n. 0, -ENOMEM. */
+static int stack_add_segment(struct parser *p, struct stack *st)
 {
     if (st->n_segs == st->cap_segs) {
         struct seg *segs = mem_arena_alloc(p->arena, 2 * st->cap_segs * sizeof(*segs));
         if (!segs)
-            return false;
+            return -ENOMEM;
         memcpy(segs, st->segs, st->n_segs * sizeof(*segs));
         st->segs = segs;
         st->cap_segs *= 2;
@@ -101,9 +102,9 @@ static bool stack_add_segment(struct parser *p, struct stack *st)
     size_t shift = st->n_segs < SEG_DOUBLINGS ? st->n_segs : SEG_DOUBLINGS;
     struct seg next = {.start = st->n, .cap = (size_t)SEG_FIRST << shift};
     if (!(next.data = mem_arena_alloc(p->arena, next.cap * st->size)))
-        return false;
+        return -ENOMEM;
     st->segs[st->n_segs++] = next;
-    return true;
+    return 0;
 }
 
 /* A slot for one more entry, or NULL when the arena is out of memory. */
@@ -112,7 +113,7 @@ static void *stack_push(struct parser *p, struct stack *st)
     if (st->n_segs == 0 || st->n == st->segs[st->cur].start + st->segs[st->cur].cap) {
         if (st->n_segs > 0 && st->cur + 1 < st->n_segs)
             st->cur++; /* a segment an earlier container filled */
-        else if (stack_add_segment(p, st))
+        else if (stack_add_segment(p, st) == 0)
             st->cur = st->n_segs - 1;
         else
             return NULL;
@@ -121,15 +122,16 @@ static void *stack_push(struct parser *p, struct stack *st)
     return s->data + (st->n++ - s->start) * st->size;
 }
 
-/* Moves entries [base, n) into an array of their own (NULL when there are none) and pops them.
- * *oom is set when the array could not be had; the entries are popped all the same. */
-static void *stack_pop_to(struct parser *p, struct stack *st, size_t base, bool *oom)
+/* Moves entries [base, n) into an array of their own (*out; NULL when there are none) and pops
+ * them. 0, or -ENOMEM when the array could not be had (the entries are popped all the same). */
+static int stack_pop_to(struct parser *p, struct stack *st, size_t base, void **out)
 {
     size_t k = st->cur, i = base;
     char *a, *o;
 
+    *out = NULL;
     if (st->n == base)
-        return NULL;
+        return 0;
     while (st->segs[k].start > base)
         k--;
     o = a = mem_arena_alloc(p->arena, (st->n - base) * st->size);
@@ -142,8 +144,8 @@ static void *stack_pop_to(struct parser *p, struct stack *st, size_t base, bool 
     }
     st->n = base;
     st->cur = k;
-    *oom = !a;
-    return a;
+    *out = a;
+    return a ? 0 : -ENOMEM;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -486,7 +488,6 @@ static enum json_parse_status parse_array(struct parser *p, struct crest_json_va
 {
     size_t base = p->vals.n;
     enum json_parse_status st;
-    bool oom = false;
 
     v->type = CREST_JSON_ARRAY;
     v->offset = offset_of(p, p->cur);
@@ -516,8 +517,10 @@ static enum json_parse_status parse_array(struct parser *p, struct crest_json_va
     }
     p->cur++;
     v->len = (uint32_t)(p->vals.n - base);
-    v->items = stack_pop_to(p, &p->vals, base, &oom);
-    return oom ? no_memory(p) : JSON_PARSE_OK;
+    void *items;
+    int err = stack_pop_to(p, &p->vals, base, &items);
+    v->items = items;
+    return err ? no_memory(p) : JSON_PARSE_OK;
 }
 
 /* p->cur is at the '{'. */
@@ -526,7 +529,6 @@ static enum json_parse_status parse_object(struct parser *p, struct crest_json_v
 {
     size_t base = p->mems.n;
     enum json_parse_status st;
-    bool oom = false;
 
     v->type = CREST_JSON_OBJECT;
     v->offset = offset_of(p, p->cur);
@@ -567,8 +569,10 @@ static enum json_parse_status parse_object(struct parser *p, struct crest_json_v
     }
     p->cur++;
     v->len = (uint32_t)(p->mems.n - base);
-    v->members = stack_pop_to(p, &p->mems, base, &oom);
-    return oom ? no_memory(p) : JSON_PARSE_OK;
+    void *members;
+    int err = stack_pop_to(p, &p->mems, base, &members);
+    v->members = members;
+    return err ? no_memory(p) : JSON_PARSE_OK;
 }
 
 /* The value at p->cur (whitespace already skipped), inside depth containers. */

@@ -49,6 +49,11 @@ CREST_API struct crest_str crest_req_body(const struct crest_req *req)
     return req->http.body;
 }
 
+CREST_API const struct crest_json_value *crest_req_json(const struct crest_req *req)
+{
+    return req->body_json;
+}
+
 CREST_API struct crest_loop *crest_req_loop(const struct crest_req *req)
 {
     return net_loop_public(&req->http.worker->loop);

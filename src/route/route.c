@@ -209,31 +209,32 @@ void route_table_fini(struct route_table *r)
     r->n_routes = r->cap_routes = 0;
 }
 
-/* Splits "/a/b%20c" into decoded segments. -1: more segments than any route has (no match);
- * -2: malformed percent-encoding; -3: out of memory. */
-static int split_path(struct crest_str path, struct mem_arena *arena, struct crest_str *segs,
-                      uint8_t *n_segs)
+/* Splits "/a/b%20c" into decoded segments. Returns the answer when there can be no match, as
+ * lwan's parser returns its status: 0 (split), 404 (more segments than any route has), 400
+ * (malformed percent-encoding, RFC 3986 2.1), 503 (no memory to decode). */
+static uint16_t split_path(struct crest_str path, struct mem_arena *arena, struct crest_str *segs,
+                           uint8_t *n_segs)
 {
     size_t i = 1;
     *n_segs = 0;
     if (path.len == 0 || path.ptr[0] != '/')
-        return -1;
+        return 404;
     while (i < path.len || (i == path.len && path.ptr[i - 1] == '/' && i > 1)) {
         size_t end = i;
         while (end < path.len && path.ptr[end] != '/')
             end++;
         if (*n_segs == ROUTE_MAX_SEGMENTS)
-            return -1;
+            return 404;
         struct crest_str *s = &segs[(*n_segs)++];
         s->ptr = path.ptr + i;
         s->len = end - i;
         if (http_percent_needed(s->ptr, s->len, false)) {
             char *out = mem_arena_alloc(arena, s->len + 1);
             if (!out)
-                return -3;
+                return 503;
             long n = http_percent_decode(s->ptr, s->len, false, out);
             if (n < 0)
-                return -2;
+                return 400;
             out[n] = '\0';
             s->ptr = out;
             s->len = (size_t)n;
@@ -264,12 +265,12 @@ void route_table_match(const struct route_table *r, uint8_t method, struct crest
 {
     struct crest_str segs[ROUTE_MAX_SEGMENTS];
     uint8_t n_segs;
-    int rc = split_path(path, arena, segs, &n_segs);
 
     memset(out, 0, sizeof(*out));
-    out->status = rc == -2 ? 400 : rc == -3 ? 503 : 404;
-    if (rc)
+    out->status = split_path(path, arena, segs, &n_segs);
+    if (out->status)
         return;
+    out->status = 404; /* until a route matches */
     for (uint32_t i = 0; i < r->n_routes; i++) {
         const struct route *route = &r->routes[i];
         if (!route_matches(route, segs, n_segs))

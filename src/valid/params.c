@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <string.h>
 
-void valid_params_check(struct valid_problems *p, struct crest_req *req);
-
 static const struct crest_param *declared(const struct route *route, uint8_t in, const char *name,
                                           size_t len)
 {
@@ -64,7 +62,7 @@ static bool check_text(struct valid_problems *p, const struct valid_loc *loc,
     }
     if (err) {
         const char *kind, *msg = parsing_message(type, &kind);
-        valid_problem(p, loc, kind, msg, input, NULL, 0);
+        valid_problems_add(p, loc, kind, msg, input, NULL, 0);
         return false;
     }
     if (!d || type == CREST_TYPE_BOOLEAN)
@@ -107,13 +105,14 @@ static void check_query(struct valid_problems *p, struct crest_req *req)
         valid_loc_push_key(&loc, d->name, strlen(d->name));
         int err = req_query_param(req, d->name, &text);
         if (err == -ENOENT && d->required) {
-            valid_problem(p, &loc, "missing", "Field required", (struct valid_input){0}, NULL, 0);
+            valid_problems_add(p, &loc, "missing", "Field required", (struct valid_input){0}, NULL,
+                               0);
             continue;
         }
         if (err == -ENOENT && !d->default_text)
             continue; /* optional without default: stays absent */
         if (err == -ENOMEM) {
-            p->oom = true;
+            p->err = -ENOMEM;
             continue;
         }
         if (err == -ENOENT)

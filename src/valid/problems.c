@@ -4,6 +4,7 @@
 
 #include "json/json.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,21 +66,23 @@ static bool open_body(struct valid_problems *p)
     if (p->j)
         return true;
     p->j = crest_res_json(p->req, 422);
-    if (!p->j)
+    if (!p->j) {
+        p->err = -ENOMEM;
         return false;
+    }
     crest_json_object_begin(p->j);
     crest_json_key(p->j, "detail");
     crest_json_array_begin(p->j);
     return true;
 }
 
-void valid_problem(struct valid_problems *p, const struct valid_loc *loc, const char *type,
-                   const char *msg, struct valid_input input, const struct valid_ctx *ctx,
-                   int n_ctx)
+void valid_problems_add(struct valid_problems *p, const struct valid_loc *loc, const char *type,
+                        const char *msg, struct valid_input input, const struct valid_ctx *ctx,
+                        int n_ctx)
 {
     p->count++;
-    if (!open_body(p))
-        return; /* out of memory: valid_problems_finish still reports the 422 */
+    if (p->err || !open_body(p))
+        return; /* memory refused: valid_problems_finish reports it */
     struct crest_json *j = p->j;
     crest_json_object_begin(j);
     crest_json_key(j, "type");
@@ -100,13 +103,14 @@ void valid_problem(struct valid_problems *p, const struct valid_loc *loc, const 
     crest_json_object_end(j);
 }
 
-bool valid_problems_finish(struct valid_problems *p)
+int valid_problems_finish(struct valid_problems *p)
 {
-    if (!p->count)
-        return false;
-    if (p->j) {
+    if (!p->err && p->j) {
         crest_json_array_end(p->j);
         crest_json_object_end(p->j);
+        p->err = crest_json_error(p->j); /* the writer's own sticky error joins ours */
     }
-    return true;
+    if (p->err)
+        return p->err;
+    return p->count ? 422 : 0;
 }

@@ -30,7 +30,7 @@ static struct valid_input json_input(const struct crest_json_value *v)
 static void problem(struct valid_check *c, const char *type, const char *msg,
                     const struct crest_json_value *v)
 {
-    valid_problem(c->problems, &c->loc, type, msg, json_input(v), NULL, 0);
+    valid_problems_add(c->problems, &c->loc, type, msg, json_input(v), NULL, 0);
 }
 
 bool valid_schema_check_bounds(struct valid_problems *p, const struct valid_loc *loc, double v,
@@ -55,7 +55,7 @@ bool valid_schema_check_bounds(struct valid_problems *p, const struct valid_loc 
         valid_problems_format_bound(bounds[i].value, bound, sizeof(bound));
         snprintf(msg, sizeof(msg), "Input should be %s %s", kinds[i].words, bound);
         struct valid_ctx ctx = {.key = kinds[i].key, .num = bounds[i].value};
-        valid_problem(p, loc, kinds[i].type, msg, input, &ctx, 1);
+        valid_problems_add(p, loc, kinds[i].type, msg, input, &ctx, 1);
         return false;
     }
     return true;
@@ -70,14 +70,14 @@ bool valid_schema_check_string_length(struct valid_problems *p, const struct val
         snprintf(msg, sizeof(msg), "String should have at least %u character%s", min.value,
                  min.value == 1 ? "" : "s");
         struct valid_ctx ctx = {.key = "min_length", .num = min.value};
-        valid_problem(p, loc, "string_too_short", msg, input, &ctx, 1);
+        valid_problems_add(p, loc, "string_too_short", msg, input, &ctx, 1);
         return false;
     }
     if (max.on && n > max.value) {
         snprintf(msg, sizeof(msg), "String should have at most %u character%s", max.value,
                  max.value == 1 ? "" : "s");
         struct valid_ctx ctx = {.key = "max_length", .num = max.value};
-        valid_problem(p, loc, "string_too_long", msg, input, &ctx, 1);
+        valid_problems_add(p, loc, "string_too_long", msg, input, &ctx, 1);
         return false;
     }
     return true;
@@ -143,8 +143,8 @@ static bool check_list_length(struct valid_check *c, const struct crest_field *f
     struct valid_ctx ctx[3] = {{.key = "field_type", .str = "List"},
                                {.key = too_short ? "min_length" : "max_length", .num = limit},
                                {.key = "actual_length", .num = v->len}};
-    valid_problem(c->problems, &c->loc, too_short ? "too_short" : "too_long", msg, json_input(v),
-                  ctx, 3);
+    valid_problems_add(c->problems, &c->loc, too_short ? "too_short" : "too_long", msg,
+                       json_input(v), ctx, 3);
     return false;
 }
 
@@ -160,7 +160,7 @@ static bool check_array(struct valid_check *c, const struct crest_field *f,
         return ok;
     struct crest_json_value *items = mem_arena_alloc(c->arena, v->len * sizeof(*items));
     if (!items) {
-        c->oom = true;
+        c->problems->err = -ENOMEM;
         return false;
     }
     for (uint32_t i = 0; i < v->len; i++) {
@@ -213,7 +213,7 @@ static bool default_value(struct valid_check *c, const struct crest_field *f,
     const char *msg;
     if (json_parse(f->default_json, strlen(f->default_json), c->arena, &v, &off, &msg) !=
         JSON_PARSE_OK) {
-        c->oom = true; /* the text parsed at start-up, so only memory can fail here */
+        c->problems->err = -ENOMEM; /* the text parsed at start-up, so only memory can fail here */
         return false;
     }
     *out = *v;
@@ -227,7 +227,7 @@ static void model_type_problem(struct valid_check *c, const struct crest_schema 
     const char *name = schema->name ? schema->name : "object";
     snprintf(msg, sizeof(msg), "Input should be a valid dictionary or instance of %s", name);
     struct valid_ctx ctx = {.key = "class_name", .str = name};
-    valid_problem(c->problems, &c->loc, "model_type", msg, json_input(v), &ctx, 1);
+    valid_problems_add(c->problems, &c->loc, "model_type", msg, json_input(v), &ctx, 1);
 }
 
 bool valid_schema_check_object(struct valid_check *c, const struct crest_schema *schema,
@@ -245,7 +245,7 @@ bool valid_schema_check_object(struct valid_check *c, const struct crest_schema 
     members =
         mem_arena_alloc(c->arena, (schema->n_fields ? schema->n_fields : 1) * sizeof(*members));
     if (!members) {
-        c->oom = true;
+        c->problems->err = -ENOMEM;
         return false;
     }
     for (size_t i = 0; i < schema->n_fields; i++) {
@@ -258,8 +258,8 @@ bool valid_schema_check_object(struct valid_check *c, const struct crest_schema 
             ok &= check_value(c, f, given, &m->value);
             n++;
         } else if (f->required) {
-            valid_problem(c->problems, &c->loc, "missing", "Field required", json_input(v), NULL,
-                          0);
+            valid_problems_add(c->problems, &c->loc, "missing", "Field required", json_input(v),
+                               NULL, 0);
             ok = false;
         } else if (f->default_json) {
             ok &= default_value(c, f, &m->value);

@@ -44,19 +44,23 @@ struct valid_problems {
     struct crest_req *req;
     struct crest_json *j; /* the 422 body, opened at the first problem */
     uint32_t count;
-    bool oom; /* a value could not even be decoded: answer 503, not 422 */
+    /* Sticky, as the JSON writer's: 0, or -ENOMEM once memory was refused anywhere in the
+     * validation (decoding a value, copying a default, writing the 422): the one channel by which
+     * it reaches valid_request's caller, which then answers 503 instead of 422. */
+    int err;
 };
 
 void valid_loc_push_key(struct valid_loc *loc, const char *key, size_t len);
 void valid_loc_push_index(struct valid_loc *loc, int64_t index);
 void valid_loc_pop(struct valid_loc *loc);
 
-void valid_problem(struct valid_problems *p, const struct valid_loc *loc, const char *type,
-                   const char *msg, struct valid_input input, const struct valid_ctx *ctx,
-                   int n_ctx);
+void valid_problems_add(struct valid_problems *p, const struct valid_loc *loc, const char *type,
+                        const char *msg, struct valid_input input, const struct valid_ctx *ctx,
+                        int n_ctx);
 
-/* Closes the 422 body when there were problems; returns whether there were. */
-bool valid_problems_finish(struct valid_problems *p);
+/* Closes the 422 body when there were problems. 0 (no problem), 422 (the problems are the
+ * response), or -ENOMEM (memory was refused: nothing valid was answered). */
+int valid_problems_finish(struct valid_problems *p);
 
 /* Writes a bound the way pydantic prints it in messages: 0, 0.5, 1e+300. */
 void valid_problems_format_bound(double v, char *out, size_t size);
@@ -73,7 +77,6 @@ struct valid_check {
     struct valid_problems *problems;
     struct valid_loc loc;
     struct mem_arena *arena; /* validated values and defaults go here (the request's) */
-    bool oom;
 };
 
 /* Validates an object against schema; *out receives the validated object. Returns whether the
@@ -102,9 +105,9 @@ struct crest_req;
 struct route;
 
 /* valid/request.c: validates path and query parameters and the body of a matched request.
- * Returns true when it answered (422 with every problem, or 503 when memory ran out): the handler
- * must not run. */
-bool valid_request(struct crest_req *req);
+ * 0: valid, the handler runs; 422: answered with every problem; -ENOMEM: memory was refused, the
+ * caller answers 503 (req_response_oom). */
+int valid_request(struct crest_req *req);
 
 /* valid/route.c: checks a route's declarations when it is added: parameters exist and parse,
  * defaults are valid JSON. 0 or -EINVAL with the reason in err. */
