@@ -22,7 +22,7 @@ BENCH_SECONDS ?= 10
 BENCH_CONNS   ?= 100
 BENCH_PEERS   ?=
 
-.PHONY: all build run test test-asan unit e2e asan install bench bench-engine bench-items bench-pg format format-check clean deps-build deps-test deps-bench
+.PHONY: all build run test test-asan test-tsan unit e2e asan install bench bench-engine bench-items bench-pg format format-check clean deps-build deps-test deps-bench
 
 all: build
 
@@ -39,6 +39,7 @@ test: deps-test build
 	CREST_BIN=$(abspath $(BUILD)/crest) CREST_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-tsan
 	$(MAKE) --no-print-directory valgrind
 
 # The whole suite again on the ASan + UBSan + LSan build (with fault injection compiled in); any
@@ -46,6 +47,17 @@ test: deps-test build
 test-asan: asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 	CREST_BIN=$(abspath build-asan/crest) CREST_BUILD=$(abspath $(BUILD)) CREST_FAULT_INJECTION=1 ASAN_OPTIONS=detect_leaks=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The tests whose code runs on several threads (the blocking pool, wake-ups from other threads)
+# under ThreadSanitizer (clang): any report fails them. (The memory tests are not among them: they
+# read glibc's chunk sizes, which TSan's allocator does not have.)
+TSAN_TESTS = test_net_loop_api test_http_stream test_serve_testclient
+test-tsan: deps-fuzz
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCREST_DOCS_ASSETS=OFF \
+		-DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
+		$(if $(filter true,$(CI)),-DCREST_WERROR=ON,) >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -86,7 +98,7 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) compile_commands.json
+	rm -rf $(BUILD) build-asan build-tsan $(FUZZ_BUILD) compile_commands.json
 
 deps-build:
 	@sh tools/ensure-packages.sh $(BUILD_PKGS)

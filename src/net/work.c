@@ -66,6 +66,8 @@ void net_work_setup(uint32_t threads, uint32_t max_queued)
     pthread_mutex_unlock(&pool.lock);
 }
 
+/* Under the inbox's lock to the end, the wake-up included: once `running` drops, the loop may
+ * free the inbox (net_work_inbox_free), so nothing of it is touched after the unlock. */
 static void hand_back(struct job *j)
 {
     struct net_work_inbox *in = j->inbox;
@@ -78,11 +80,11 @@ static void hand_back(struct job *j)
     else
         in->done_head = j;
     in->done_tail = j;
+    ssize_t n = write(in->watch.fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: a full counter already wakes the loop */
     in->running--;
     pthread_cond_signal(&in->idle);
     pthread_mutex_unlock(&in->lock);
-    ssize_t n = write(in->watch.fd, &one, sizeof(one));
-    (void)n; /* EAGAIN: a full counter already wakes the loop */
 }
 
 static void *pool_thread(void *arg)

@@ -301,7 +301,8 @@ static void test_loop_refuses_bad_arguments(void **state)
 struct job_ctx {
     struct crest_req *req;
     pthread_t loop_thread, work_thread;
-    sem_t *gate; /* work waits on it when set */
+    sem_t *gate;    /* work waits on it when set */
+    sem_t *started; /* work posts it first, when set */
     int status;
     int done;
 };
@@ -310,6 +311,8 @@ static void blocking_work(void *ud)
 {
     struct job_ctx *j = ud;
     j->work_thread = pthread_self();
+    if (j->started)
+        assert_int_equal(sem_post(j->started), 0);
     if (j->gate)
         assert_int_equal(sem_wait(j->gate), 0);
     else {
@@ -358,8 +361,7 @@ static enum crest_handler_result full_handler(struct crest_req *req, void *ud)
         jobs[i].loop_thread = pthread_self();
         assert_int_equal(crest_work_queue(loop, blocking_work, work_done, &jobs[i]), 0);
         if (i == 0) /* let the one thread take it off the queue */
-            for (int k = 0; k < 200 && !jobs[0].work_thread; k++)
-                usleep(1000);
+            assert_int_equal(sem_wait(jobs[0].started), 0);
     }
     assert_int_equal(crest_work_queue(loop, blocking_work, work_done, &jobs[QUEUE + 1]), -EBUSY);
     for (int i = 0; i < QUEUE + 1; i++)
@@ -370,13 +372,15 @@ static enum crest_handler_result full_handler(struct crest_req *req, void *ud)
 
 static void test_work_queue_is_bounded(void **state)
 {
-    sem_t gate;
+    sem_t gate, started;
     struct job_ctx jobs[QUEUE + 2] = {{0}};
     struct crest_app *app = app_with("/f", full_handler, jobs);
     (void)state;
     assert_int_equal(sem_init(&gate, 0, 0), 0);
+    assert_int_equal(sem_init(&started, 0, 0), 0);
     for (int i = 0; i < QUEUE + 2; i++)
         jobs[i].gate = &gate;
+    jobs[0].started = &started;
     net_work_shutdown(); /* a pool of one thread and a queue of QUEUE, for this test */
     net_work_setup(1, QUEUE);
     expect_body(app, "/f", 200, "worked");
@@ -386,6 +390,7 @@ static void test_work_queue_is_bounded(void **state)
     net_work_shutdown();
     net_work_setup(NET_WORK_DEFAULT_THREADS, NET_WORK_DEFAULT_QUEUE);
     sem_destroy(&gate);
+    sem_destroy(&started);
     crest_app_free(app);
 }
 
