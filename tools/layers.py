@@ -15,7 +15,7 @@ ORDER = [
     [("json", "JSON text to values (strict RFC 8259, into an arena) and values to text")],
     [("obs", "/proc readers, per-worker stats, memory report, Prometheus text format")],
     [("net", "epoll loop, timers, workers, connection table; the loop API and blocking pool")],
-    [("http", "request parser, Host grammar, chunked decoder, sessions, responses, Date cache")],
+    [("http", "request parser, Host grammar, chunked decoder, sessions, responses, streamed bodies")],
     [("store", "the items store: SQLite, PostgreSQL (libpq in the event loop)")],
     [("route", "route templates compiled and matched, method names")],
     [("req", "the request a handler reads, the response it writes, query and scalar decoding")],
