@@ -281,10 +281,11 @@ typedef enum crest_handler_result (*crest_handler_fn)(struct crest_req *req, voi
 
 /* A route declaration. The path template is made of static segments and parameters:
  * "{name}" (a string segment) or "{name:int}" (an integer, checked before the handler runs:
- * a non-integer answers 422 with loc ["path", name], as FastAPI does). Static routes win over
- * parameterized ones. Strings are borrowed and must outlive the app (string literals do).
- * summary, description, tag, params, body, status and response also make the route's entry in
- * the OpenAPI document (crest_app_add_docs_routes). */
+ * a non-integer answers 422 with loc ["path", name], as FastAPI does), or, as the last segment,
+ * "{name:path}" (the rest of the path, one or more segments, each percent-decoded, joined by
+ * '/'). Static routes win over parameterized ones. Strings are borrowed and must outlive the app
+ * (string literals do). summary, description, tag, params, body, status and response also make the
+ * route's entry in the OpenAPI document (crest_app_add_docs_routes). */
 struct crest_route {
     const char *method; /* "GET", "POST", ... ; GET routes answer HEAD too */
     const char *path;   /* "/items/{item_id:int}" */
@@ -332,6 +333,15 @@ CREST_API void crest_app_on_health(struct crest_app *app, crest_health_fn fn);
 /* Adds the built-in routes: GET /json → {"message":"Hello, World!"} and GET /healthz →
  * {"status":"ok"} (or 503 when the health hook names a dependency that is down). */
 CREST_API CREST_MUST_CHECK int crest_app_add_builtin_routes(struct crest_app *app);
+
+/* Serves the files below dir at GET {prefix}/{path} (Starlette's StaticFiles), each with
+ * crest_res_file: validators, 304/412, ranges, sendfile, a Content-Type from its extension. ".."
+ * and symbolic links that lead out of dir are refused by the kernel (openat2 RESOLVE_BENEATH),
+ * hidden names (a segment starting with '.') by crest, directories are not listed: all answer
+ * 404. The mount is not in the OpenAPI document. 0, -EINVAL (prefix not "/..."), a negative errno
+ * from opening dir, -EEXIST, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_static(struct crest_app *app, const char *prefix,
+                                                    const char *dir);
 
 /* Adds GET /openapi.json: the app's OpenAPI 3.1.0 document, rendered from the route table once
  * (by crest_serve before the workers start, or at the test client's first request) and served
@@ -454,6 +464,23 @@ CREST_API CREST_MUST_CHECK int crest_res_error(struct crest_req *req, int status
 struct crest_json;
 /* Sets the status, Content-Type application/json, and returns the writer of the body. */
 CREST_API struct crest_json *crest_res_json(struct crest_req *req, int status);
+
+/* A file as the body, sent with sendfile once the head is written (none of it is read into
+ * memory), as a static resource should be (RFC 9110): ETag and Last-Modified; If-Match and
+ * If-Unmodified-Since answered 412, If-None-Match and If-Modified-Since 304; a single Range 206
+ * with Content-Range (416 when it cannot be satisfied; several ranges are answered whole);
+ * Accept-Ranges: bytes. content_type NULL: guessed from the name (crest_file_type).
+ * 0 (the response is set: 200, 206, 304, 412 or 416), or a negative errno from open(2)
+ * (-ENOENT...), -EISDIR, -EINVAL (not a regular file), -ENOMEM; on failure the response is
+ * untouched. */
+CREST_API CREST_MUST_CHECK int crest_res_file(struct crest_req *req, const char *path,
+                                              const char *content_type);
+/* The same with an open file descriptor, which it takes: closed when sent, or on failure. */
+CREST_API CREST_MUST_CHECK int crest_res_file_take(struct crest_req *req, int fd,
+                                                   const char *content_type);
+/* The Content-Type of a file name's extension (html, css, js, json, png, svg, woff2, wasm...),
+ * application/octet-stream when unknown. */
+CREST_API const char *crest_file_type(const char *path);
 
 /* Streamed responses: a body produced in pieces, of any length, in bounded memory. The producer
  * is pulled: crest calls it only when the connection's output has room (a window of 64 KiB), so

@@ -75,6 +75,8 @@ static const struct flag flags[] = {
     {"--docs-dir", V_STRING, OPT(docs_dir),
      "Swagger UI and ReDoc assets for /docs and /redoc (default: the build's, else the installed)"},
     {"--no-docs", V_SWITCH, OPT(no_docs), "no /docs and /redoc (/openapi.json stays)"},
+    {"--static", V_STRING, OPT(static_dir),
+     "serve the files below DIR at /static/... (ETag, ranges, sendfile; env CREST_STATIC)"},
 };
 
 void cli_usage(FILE *out)
@@ -231,7 +233,8 @@ static int apply_env(struct cli_options *opts, char *err)
                 {"CREST_WORKERS", "--workers"},
                 {"CREST_MEMORY_LIMIT", "--memory-limit"},
                 {"CREST_DEBUG_TOKEN", "--debug-token"},
-                {"DATABASE_URL", "--db"}};
+                {"DATABASE_URL", "--db"},
+                {"CREST_STATIC", "--static"}};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
         if (!v)

@@ -15,6 +15,7 @@ struct cli_options {
     const char *debug_token;    /* for crest_app_add_debug_routes; NULL: loopback clients only */
     const char *docs_dir;       /* assets of /docs and /redoc; NULL: the build's */
     bool no_docs;               /* /docs and /redoc off (404); /openapi.json stays */
+    const char *static_dir;     /* served at /static (crest_app_add_static), or NULL */
 };
 
 enum cli_command {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #ifndef CREST_DOCS_DIR
@@ -25,6 +26,7 @@ static const char *default_docs_dir(void)
 
 static struct crest_app *build_app(const struct cli_options *opts, char *err)
 {
+    int rc;
     struct crest_app *app = crest_app_new("crest items API", CREST_VERSION);
     if (!app) {
         snprintf(err, CREST_ERR_LEN, "out of memory");
@@ -44,10 +46,15 @@ static struct crest_app *build_app(const struct cli_options *opts, char *err)
         crest_app_free(app);
         return NULL;
     }
+    if (opts->static_dir && (rc = crest_app_add_static(app, "/static", opts->static_dir)) != 0) {
+        snprintf(err, CREST_ERR_LEN, "crest: --static %s: %s", opts->static_dir, strerror(-rc));
+        crest_app_free(app);
+        return NULL;
+    }
     crest_app_set_description(app, "The reference items service of crest: CRUD on `/items` with "
                                    "FastAPI's validation and error shapes.");
     const char *docs = opts->no_docs ? NULL : opts->docs_dir ? opts->docs_dir : default_docs_dir();
-    int rc = crest_app_add_docs_routes(app, docs);
+    rc = crest_app_add_docs_routes(app, docs);
     if (rc == -ENOENT) { /* serve the API anyway: /openapi.json needs no assets */
         fprintf(stderr, "crest: no Swagger UI / ReDoc assets in %s: /docs and /redoc are off\n",
                 docs);

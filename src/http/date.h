@@ -3,6 +3,7 @@
 #ifndef CREST_HTTP_DATE_H
 #define CREST_HTTP_DATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -15,5 +16,9 @@ struct http_date {
 
 /* Re-renders when the wall-clock second changed. */
 void http_date_update(struct http_date *d, time_t now);
+
+/* Parses an HTTP-date in any of its three formats (IMF-fixdate, RFC 850, asctime), the whole of
+ * text[0..len). 0, or -EINVAL (a recipient then ignores the field). */
+int http_date_parse(const char *text, size_t len, time_t *out);
 
 #endif

@@ -47,6 +47,10 @@ struct http_request {
     struct mem_buf *res_body;
     struct http_timer *timers;
     struct crest_stream *stream; /* a streamed body (crest_res_stream), or NULL */
+    bool has_file;               /* the body is file_len bytes of file_fd from file_off */
+    int file_fd;                 /* owned until the session hands it to net */
+    int64_t file_off;
+    uint64_t file_len;
 };
 
 /* Finishes the response of a pending request from outside its handler. */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
     ARENA_FIRST_BYTES = 1024,
@@ -149,6 +150,11 @@ static void trim(struct mem_buf *b, enum mem_tag tag)
 /* Forgets the current request, keeping reusable buffers. */
 static void request_reset(struct http_session *s)
 {
+    struct http_request *req = request_of(s);
+    if (req->has_file) { /* a file never handed to net: the connection ended first */
+        close(req->file_fd);
+        req->has_file = false;
+    }
     http_parser_reset(&s->parser);
     memset(&s->chunked, 0, sizeof(s->chunked));
     mem_arena_reset(&s->arena);
@@ -326,6 +332,24 @@ static void request_prepare(const struct http_server *srv, struct http_session *
     req->res_body = &s->res_body;
 }
 
+/* A file body: the head into the output, then the file itself, which net sends with sendfile
+ * once the head is written (no copy of it ever passes through a buffer of ours). */
+static void render_file(struct http_request *req, struct net_io *io, time_t now)
+{
+    bool body = !req->head_only && !http_status_has_no_body(req->status);
+
+    req->has_file = false;
+    if (http_response_head(&io->out, req, now, HTTP_FRAMING_LENGTH, req->file_len) != 0) {
+        req->close = true; /* no memory for the head: the client sees the connection end */
+        close(req->file_fd);
+        return;
+    }
+    if (body)
+        net_io_take_file(io, req->file_fd, req->file_off, req->file_len);
+    else
+        close(req->file_fd);
+}
+
 /* The response is complete (rendered here unless it was a stream, whose head and body are out
  * already): consume the request's bytes, get ready for the next. */
 static enum net_verdict request_complete(const struct http_server *srv, struct http_session *s,
@@ -340,6 +364,8 @@ static enum net_verdict request_complete(const struct http_server *srv, struct h
         srv->complete(srv->app, req, net_loop_clock_us(&w->loop) - req->start_us);
     if (req->stream)
         http_stream_over(req->stream, 0);
+    else if (req->has_file)
+        render_file(req, io, w->loop.now_sec);
     else if (http_response_render(&io->out, req, w->loop.now_sec) != 0)
         req->close = true; /* no memory for the answer: the client sees the connection end */
     io->in_off += s->parser.head_len + (s->body_moved ? 0 : (uint32_t)s->parser.content_length);
@@ -415,8 +441,8 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
     for (;;) {
         if (s->closing)
             return NET_CLOSE;
-        if (io->out.len - io->out_pos >= OUT_HIGH_WATER)
-            return NET_WANT_HEAD; /* net writes, then calls again */
+        if (io->out.len - io->out_pos >= OUT_HIGH_WATER || io->file_open)
+            return NET_WANT_HEAD; /* net writes (a file's bytes too), then calls again */
         switch (s->phase) {
         case PHASE_HEAD: {
             uint32_t avail = io->in_len - io->in_off;

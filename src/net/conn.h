@@ -47,6 +47,10 @@ enum net_verdict {
 struct net_io {
     struct mem_buf out; /* responses waiting to be written; capacity kept while pooled */
     uint32_t out_pos;   /* bytes of out already written */
+    bool file_open;     /* a file's bytes follow out (net_io_take_file): file_fd is ours */
+    int file_fd;
+    int64_t file_off;   /* next byte of the file to send */
+    uint64_t file_left; /* bytes of it still to send */
     uint32_t in_off;    /* bytes at the front of in already consumed */
     uint32_t in_len;    /* bytes in in */
     uint32_t in_cap;

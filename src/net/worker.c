@@ -13,12 +13,15 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 enum {
-    ACCEPT_BATCH = 128,    /* accepts per wake-up, so reads are not starved */
-    ACCEPT_RETRY_MS = 100, /* pause after EMFILE before trying again */
+    ACCEPT_BATCH = 128,
+    FILE_CHUNK_BYTES = 1 << 20,
+    /* per sendfile call */ /* accepts per wake-up, so reads are not starved */
+    ACCEPT_RETRY_MS = 100,  /* pause after EMFILE before trying again */
     LINGER_MAX_BYTES = 1 << 20,
     DRAIN_LINGER_MS = 1000,    /* while draining, how long a closing connection waits for the FIN */
     OUT_KEEP_BYTES = 64 << 10, /* larger output buffers are freed, not pooled */
@@ -122,8 +125,31 @@ struct net_io *net_io_get(struct net_worker *w)
     return io;
 }
 
+void net_io_take_file(struct net_io *io, int fd, int64_t off, uint64_t len)
+{
+    net_io_close_file(io);
+    if (len == 0) {
+        close(fd);
+        return;
+    }
+    io->file_open = true;
+    io->file_fd = fd;
+    io->file_off = off;
+    io->file_left = len;
+}
+
+void net_io_close_file(struct net_io *io)
+{
+    if (!io->file_open)
+        return;
+    close(io->file_fd);
+    io->file_open = false;
+    io->file_left = 0;
+}
+
 void net_io_put(struct net_worker *w, struct net_io *io)
 {
+    net_io_close_file(io); /* a connection closed mid-file */
     io->in_off = io->in_len = 0;
     io->out_pos = io->out.len = 0;
     if (io->out.cap > OUT_KEEP_BYTES)
@@ -216,10 +242,35 @@ static void linger_read(struct net_worker *w, struct net_conn *c)
 /* ---- reading and writing ---- */
 
 /* 0: all output written; 1: blocked (wait for EPOLLOUT); -1: the peer is gone. */
+/* The file that follows io->out, with sendfile: 0 (sent), 1 (the socket is full), -1 (broken). */
+static int send_file(struct net_worker *w, struct net_conn *c, struct net_io *io)
+{
+    while (io->file_open) {
+        off_t off = (off_t)io->file_off;
+        size_t n = io->file_left < FILE_CHUNK_BYTES ? (size_t)io->file_left : FILE_CHUNK_BYTES;
+        ssize_t sent = sendfile(c->fd, io->file_fd, &off, n);
+        if (sent > 0) {
+            io->file_off = off;
+            io->file_left -= (uint64_t)sent;
+            if (io->file_left == 0)
+                net_io_close_file(io);
+            continue;
+        }
+        if (sent < 0 && errno == EINTR)
+            continue;
+        if (sent < 0 && errno == EAGAIN) {
+            queue_enter(w, c, NET_Q_IO); /* progress or not, the write timeout restarts here */
+            return 1;
+        }
+        return -1; /* the file shrank under us (0), or the socket broke: cut the response */
+    }
+    return 0;
+}
+
 static int conn_flush(struct net_worker *w, struct net_conn *c)
 {
     struct net_io *io = c->io;
-    if (!io || io->out_pos == io->out.len)
+    if (!io || (io->out_pos == io->out.len && !io->file_open))
         return 0;
     while (io->out_pos < io->out.len) {
         ssize_t n = send(c->fd, io->out.ptr + io->out_pos, io->out.len - io->out_pos, MSG_NOSIGNAL);
@@ -236,6 +287,9 @@ static int conn_flush(struct net_worker *w, struct net_conn *c)
         return -1;
     }
     io->out_pos = io->out.len = 0;
+    int r = send_file(w, c, io);
+    if (r)
+        return r;
     c->flags |= NET_CONN_DIRTY; /* requests held back by back-pressure may go on */
     return 0;
 }
@@ -384,7 +438,7 @@ static void on_conn_event(void *ctx, int fd, uint32_t events)
 static void expire_one(struct net_worker *w, struct net_conn *c)
 {
     if (c->queue == NET_Q_IDLE || (c->flags & (NET_CONN_FRESH | NET_CONN_LINGER)) ||
-        (c->io && c->io->out_pos < c->io->out.len)) {
+        (c->io && (c->io->out_pos < c->io->out.len || c->io->file_open))) {
         conn_close(w, c); /* idle, never spoke, lingering, or not reading our output */
         return;
     }

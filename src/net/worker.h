@@ -80,6 +80,12 @@ static inline bool net_worker_draining(const struct net_worker *w)
 /* Borrow and return io blocks (exported for drivers outside net: the test client's). */
 struct net_io *net_io_get(struct net_worker *w);
 void net_io_put(struct net_worker *w, struct net_io *io);
+/* Sends len bytes of fd from off after what io->out holds, with sendfile (no copy through
+ * user space), and takes fd: it is closed once sent, or when the io block goes back. Until then
+ * the session appends nothing more (its on_input sees io->file_open). */
+void net_io_take_file(struct net_io *io, int fd, int64_t off, uint64_t len);
+/* Closes the file of io, if any. */
+void net_io_close_file(struct net_io *io);
 
 /* A pending handler of c finished: c wants input again. When a driver is running c
  * (NET_CONN_RUNNING) that is all, and the driver goes on; otherwise the worker runs c at once:

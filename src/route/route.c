@@ -38,7 +38,8 @@ static int bad(char *err, const char *why, const char *path)
     return -EINVAL;
 }
 
-/* "{name}" or "{name:int}" / "{name:str}": the whole segment is the parameter. */
+/* "{name}" or "{name:int}" / "{name:str}": the whole segment is the parameter; "{name:path}"
+ * (Starlette's path convertor), the last segment, takes the rest of the path. */
 static int parse_param(struct route_segment *seg, char *text, size_t len)
 {
     char *colon = memchr(text, ':', len);
@@ -49,6 +50,8 @@ static int parse_param(struct route_segment *seg, char *text, size_t len)
         size_t type_len = len - name_len - 1;
         if (type_len == 3 && memcmp(colon + 1, "int", 3) == 0)
             seg->kind = ROUTE_SEG_INT;
+        else if (type_len == 4 && memcmp(colon + 1, "path", 4) == 0)
+            seg->kind = ROUTE_SEG_PATH;
         else if (!(type_len == 3 && memcmp(colon + 1, "str", 3) == 0))
             return -1;
     }
@@ -83,7 +86,8 @@ static int compile(struct route *route, char *err)
         struct route_segment *seg = &route->segments[route->n_segments++];
         if (t[i] == '{') {
             if (t[end - 1] != '}' || parse_param(seg, t + i + 1, end - i - 2) != 0)
-                return bad(err, "parameters are {name} or {name:int} or {name:str}", path);
+                return bad(err, "parameters are {name}, {name:int}, {name:str} or {name:path}",
+                           path);
             if (++route->n_params > ROUTE_MAX_PARAMS)
                 return bad(err, "too many parameters", path);
             for (uint8_t k = 0; k + 1 < route->n_segments; k++) {
@@ -102,6 +106,8 @@ static int compile(struct route *route, char *err)
         i = end + 1;
         if (end + 1 == n)
             return bad(err, "trailing slash", path);
+        if (seg->kind == ROUTE_SEG_PATH && i < n)
+            return bad(err, "{name:path} must be the last segment", path);
     }
     return 0;
 }
@@ -246,9 +252,11 @@ static uint16_t split_path(struct crest_str path, struct mem_arena *arena, struc
 
 static bool route_matches(const struct route *route, const struct crest_str *segs, uint8_t n)
 {
-    if (route->n_segments != n)
+    uint8_t want = route->n_segments;
+    bool rest = want && route->segments[want - 1].kind == ROUTE_SEG_PATH;
+    if (rest ? n < want : n != want)
         return false;
-    for (uint8_t i = 0; i < n; i++) {
+    for (uint8_t i = 0; i < want; i++) {
         const struct route_segment *t = &route->segments[i];
         if (t->kind == ROUTE_SEG_STATIC) {
             if (t->len != segs[i].len || memcmp(t->text, segs[i].ptr, t->len) != 0)
@@ -258,6 +266,27 @@ static bool route_matches(const struct route *route, const struct crest_str *seg
         }
     }
     return true;
+}
+
+/* The rest of the path from segment k, its decoded segments joined by '/', in arena. */
+static int join_rest(const struct crest_str *segs, uint8_t k, uint8_t n, struct mem_arena *arena,
+                     struct crest_str *out)
+{
+    size_t len = 0;
+    for (uint8_t i = k; i < n; i++)
+        len += segs[i].len + (i > k);
+    char *p = mem_arena_alloc(arena, len + 1), *o = p;
+    if (!p)
+        return -ENOMEM;
+    for (uint8_t i = k; i < n; i++) {
+        if (i > k)
+            *o++ = '/';
+        memcpy(o, segs[i].ptr, segs[i].len);
+        o += segs[i].len;
+    }
+    *o = '\0';
+    *out = (struct crest_str){p, len};
+    return 0;
 }
 
 void route_table_match(const struct route_table *r, uint8_t method, struct crest_str path,
@@ -282,11 +311,18 @@ void route_table_match(const struct route_table *r, uint8_t method, struct crest
         }
         out->route = route;
         out->status = 0;
-        for (uint8_t k = 0; k < n_segs; k++) {
-            if (route->segments[k].kind == ROUTE_SEG_STATIC)
+        for (uint8_t k = 0; k < route->n_segments; k++) {
+            const struct route_segment *seg = &route->segments[k];
+            struct crest_str value = segs[k];
+            if (seg->kind == ROUTE_SEG_STATIC)
                 continue;
-            out->params[out->n_params].segment = &route->segments[k];
-            out->params[out->n_params++].value = segs[k];
+            if (seg->kind == ROUTE_SEG_PATH && join_rest(segs, k, n_segs, arena, &value) != 0) {
+                out->route = NULL;
+                out->status = 503;
+                return;
+            }
+            out->params[out->n_params].segment = seg;
+            out->params[out->n_params++].value = value;
         }
         return;
     }

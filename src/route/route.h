@@ -16,6 +16,7 @@ enum route_segment_kind {
     ROUTE_SEG_STATIC,
     ROUTE_SEG_STR,
     ROUTE_SEG_INT,
+    ROUTE_SEG_PATH, /* "{name:path}", last: the rest of the path, its segments joined by '/' */
 };
 
 struct route_segment {

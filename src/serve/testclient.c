@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void serve_http_server(struct http_server *srv, struct crest_app *app,
                        const struct crest_config *cfg);
@@ -102,6 +103,27 @@ static int wait_pending(struct net_worker *w, struct net_conn *c)
     return 0;
 }
 
+/* The file that follows the output (net_io_take_file), read as sendfile would send it. */
+static int take_file(struct net_io *io, struct mem_buf *out)
+{
+    while (io->file_open) {
+        char buf[16384];
+        size_t n = io->file_left < sizeof(buf) ? (size_t)io->file_left : sizeof(buf);
+        ssize_t got = pread(io->file_fd, buf, n, (off_t)io->file_off);
+        if (got <= 0) {
+            net_io_close_file(io);
+            return -EIO; /* the file shrank: a socket would see the response cut */
+        }
+        if (mem_buf_append(out, MEM_TEST, buf, (size_t)got) != 0)
+            return -ENOMEM;
+        io->file_off += got;
+        io->file_left -= (uint64_t)got;
+        if (io->file_left == 0)
+            net_io_close_file(io);
+    }
+    return 0;
+}
+
 /* Feeds bytes to the session like reads would, collecting every response into out. */
 static int run_conn(struct http_server *srv, struct net_worker *w, struct net_conn *c,
                     const char *bytes, size_t len, struct mem_buf *out)
@@ -124,12 +146,14 @@ static int run_conn(struct http_server *srv, struct net_worker *w, struct net_co
             c->flags &= (uint8_t)~NET_CONN_DIRTY;
             c->verdict = (uint8_t)srv->ops.on_input(srv, w, c);
             err = wait_pending(w, c);
-            if (!err && io->out.len) {
+            if (!err && (io->out.len || io->file_open)) {
                 /* taken as a socket write would: requests held back by the output high-water
                  * mark may go on, as after net's conn_flush */
                 if (mem_buf_append(out, MEM_TEST, io->out.ptr, io->out.len) != 0)
                     err = -ENOMEM;
                 io->out.len = io->out_pos = 0;
+                if (!err)
+                    err = take_file(io, out);
                 c->flags |= NET_CONN_DIRTY;
             }
             if (err || c->verdict == NET_CLOSE || !(c->flags & NET_CONN_DIRTY))
