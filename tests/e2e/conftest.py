@@ -42,6 +42,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def rss_bytes(pid):
+    """VmRSS of a process in bytes (what crest itself reports), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def clean_env(extra=None):
     """The test process's environment without crest's knobs, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_KNOBS}

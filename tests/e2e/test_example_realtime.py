@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Server, clean_env, free_port
+from conftest import Server, clean_env, free_port, rss_bytes
 
 EXAMPLE = os.path.join(os.environ.get("CREST_BUILD", "build"), "examples", "realtime")
 
@@ -39,13 +39,6 @@ def realtime(tmp_path):
     yield server
     assert server.stop() == 0
 
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def test_a_streamed_body_arrives_whole_and_chunked(realtime):

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from conftest import rss_bytes
+
 SIZE = 64 << 20
 
 
@@ -28,13 +30,6 @@ def static_root(tmp_path):
     os.symlink(tmp_path / "secret.txt", root / "escape")
     return root
 
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def test_a_file_is_served_with_validators_and_ranges(start_crest, static_root):
