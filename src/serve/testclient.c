@@ -168,6 +168,8 @@ static int run_conn(struct http_server *srv, struct net_worker *w, struct net_co
 
 static void parse_response(struct crest_test_response *res)
 {
+    if (!res->raw)
+        return; /* the connection ended without an answer: memmem may not be given NULL */
     char *p = res->raw, *end = res->raw + res->raw_len;
     for (;;) { /* skip interim 1xx responses such as 100 Continue */
         char *head_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
