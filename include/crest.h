@@ -306,7 +306,41 @@ struct crest_route {
     const struct crest_schema *response;
     bool response_is_array;
     bool hidden; /* left out of the OpenAPI document (FastAPI's include_in_schema=False) */
+    /* The route's own hooks (its dependencies), after the app's that apply to it. */
+    const struct crest_hook *hooks;
+    size_t n_hooks;
 };
+
+/* Hooks: behaviour written once around handlers (FastAPI's dependencies and middleware). A hook's
+ * before runs on the way in and may answer (401, 403, 429) and stop the chain, attach data for the
+ * handler (crest_req_set), or wait (a key looked up in a database) and resume it with
+ * crest_req_next(). Its after runs on the way out, on every response the chain produced, crest's
+ * own 404/405/422/503 included: it may add headers or replace the response. Order:
+ *   1. app hooks without prefix or tag (middleware), before routing, so they see every request;
+ *   2. routing (404, 405), then app hooks whose prefix or tag the route has, in declaration order,
+ *      then the route's own hooks;
+ *   3. validation (422) and the handler.
+ * After hooks run in the reverse order, for the hooks the request reached. With no hook, none of
+ * this costs anything. */
+enum crest_hook_result {
+    CREST_HOOK_NEXT,    /* go on along the chain */
+    CREST_HOOK_DONE,    /* the hook answered: the chain stops (after hooks still run) */
+    CREST_HOOK_PENDING, /* the hook will call crest_req_next() (or answer and crest_req_finish()) */
+};
+typedef enum crest_hook_result (*crest_before_fn)(struct crest_req *req, void *ud);
+typedef void (*crest_after_fn)(struct crest_req *req, void *ud);
+struct crest_hook {
+    crest_before_fn before; /* NULL: none */
+    crest_after_fn after;   /* NULL: none */
+    void *ud;
+    /* App hooks only: the routes whose template starts with prefix ("/items"), or whose tag is
+     * tag; both NULL: every request, before routing. Borrowed: they must outlive the app. */
+    const char *prefix;
+    const char *tag;
+};
+/* Adds an app hook (copied). 0, -EINVAL (neither before nor after), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_hook(struct crest_app *app,
+                                                  const struct crest_hook *hook);
 
 /* Creates an application with no routes; title and version describe it (OpenAPI, --version).
  * Returns NULL when out of memory. */
@@ -437,6 +471,15 @@ CREST_API CREST_MUST_CHECK int crest_query_bool(struct crest_req *req, const cha
 
 /* The data the app's worker start hook made for the worker running this request. */
 CREST_API void *crest_req_worker_data(const struct crest_req *req);
+
+/* Resumes the chain after a hook returned CREST_HOOK_PENDING: the next hook, then validation and
+ * the handler, as if the hook had returned CREST_HOOK_NEXT. From the worker that runs req. */
+CREST_API void crest_req_next(struct crest_req *req);
+/* Data a hook attaches for the hooks and the handler after it (the user a token names, say):
+ * value under key (compared as a string; set again replaces it), for the request's life. 0,
+ * -ENOMEM. crest_req_get returns it, or NULL. */
+CREST_API CREST_MUST_CHECK int crest_req_set(struct crest_req *req, const char *key, void *value);
+CREST_API void *crest_req_get(const struct crest_req *req, const char *key);
 
 /* The loop of the worker running req (part 1: watches, timers, wake-ups, the blocking pool). */
 CREST_API struct crest_loop *crest_req_loop(const struct crest_req *req);

@@ -24,6 +24,7 @@ PUBLIC = [
     ("crest_serve", "serve/serve.c"),
     ("crest_json_", "json/"),
     ("crest_req_", "req/request.c"),
+    ("crest_req_next", "app/dispatch.c"),
     ("crest_path_", "req/path.c"),
     ("crest_query_", "req/query.c"),
     ("crest_param_", "valid/params.c"),

@@ -5,6 +5,7 @@
 #include "mem/mem.h"
 #include "valid/valid.h"
 
+#include <errno.h>
 #include <string.h>
 
 CREST_API struct crest_app *crest_app_new(const char *title, const char *version)
@@ -31,6 +32,7 @@ CREST_API void crest_app_free(struct crest_app *app)
         part->ops->free(part);
     }
     route_table_fini(&app->router);
+    mem_free(MEM_APP, app->hooks, app->cap_hooks * sizeof(*app->hooks));
     mem_strfree(MEM_APP, app->title);
     mem_strfree(MEM_APP, app->version);
     mem_free(MEM_APP, app, sizeof(*app));
@@ -117,4 +119,50 @@ int app_parts_prepare(struct crest_app *app, char *err)
     }
     app->parts_prepared = true;
     return 0;
+}
+
+CREST_API int crest_app_add_hook(struct crest_app *app, const struct crest_hook *hook)
+{
+    if (!hook || (!hook->before && !hook->after))
+        return -EINVAL;
+    if (app->n_hooks == app->cap_hooks) {
+        uint16_t cap = app->cap_hooks ? (uint16_t)(app->cap_hooks * 2) : 4;
+        struct crest_hook *hooks =
+            mem_realloc(MEM_APP, app->hooks, app->cap_hooks * sizeof(*hooks), cap * sizeof(*hooks));
+        if (!hooks)
+            return -ENOMEM;
+        app->hooks = hooks;
+        app->cap_hooks = cap;
+    }
+    bool global = !hook->prefix && !hook->tag;
+    if (global) { /* kept first, in their order: position k of the chain is the k-th of them */
+        memmove(&app->hooks[app->n_global + 1], &app->hooks[app->n_global],
+                (app->n_hooks - app->n_global) * sizeof(*app->hooks));
+        app->hooks[app->n_global++] = *hook;
+    } else {
+        app->hooks[app->n_hooks] = *hook;
+    }
+    app->n_hooks++;
+    return 0;
+}
+
+static bool applies(const struct crest_hook *h, const struct route *route)
+{
+    if (h->prefix && strncmp(route->def.path, h->prefix, strlen(h->prefix)) != 0)
+        return false;
+    return !h->tag || (route->def.tag && strcmp(route->def.tag, h->tag) == 0);
+}
+
+const struct crest_hook *app_hook_at(const struct crest_app *app, const struct route *route,
+                                     uint16_t pos)
+{
+    if (pos < app->n_global)
+        return &app->hooks[pos];
+    if (!route)
+        return NULL;
+    pos = (uint16_t)(pos - app->n_global);
+    for (uint16_t i = app->n_global; i < app->n_hooks; i++)
+        if (applies(&app->hooks[i], route) && pos-- == 0)
+            return &app->hooks[i];
+    return pos < route->def.n_hooks ? &route->def.hooks[pos] : NULL;
 }

@@ -19,6 +19,9 @@ struct crest_app {
     crest_worker_stop_fn worker_stop;
     void *worker_ud;
     crest_health_fn health;
+    struct crest_hook *hooks; /* MEM_APP, in declaration order */
+    uint16_t n_hooks, cap_hooks;
+    uint16_t n_global; /* hooks without prefix or tag: they run before routing */
 };
 
 /* A part of an app with state of its own (the docs keep the rendered OpenAPI document, the test
@@ -48,6 +51,15 @@ int app_parts_prepare(struct crest_app *app, char *err);
 int app_workers_start(struct crest_app *app, unsigned n, struct crest_loop *const *loops,
                       void **data, char *err);
 void app_workers_stop(struct crest_app *app, unsigned n, void **data);
+
+struct route;
+/* The hook at position pos of a request's chain: the global hooks, then (route not NULL) the app
+ * hooks whose prefix or tag the route has, then the route's own; NULL past the end. */
+const struct crest_hook *app_hook_at(const struct crest_app *app, const struct route *route,
+                                     uint16_t pos);
+
+/* http_respond_fn: the after hooks of the hooks a request reached, in reverse order. */
+void app_dispatch_respond(void *app, struct http_request *req);
 
 /* http_handle_fn: routes a complete request and runs its handler (or answers 404/405/422/501). */
 void app_dispatch(void *app, struct http_request *req);

@@ -1,5 +1,6 @@
-/* app/dispatch.c: from a parsed request to a handler: method checks, routing, typed path
- * parameters, then the handler. Errors follow FastAPI's shapes: 404 {"detail":"Not Found"}, 405
+/* app/dispatch.c: from a parsed request to a handler: the hooks that run before routing, method
+ * checks and routing, the route's hooks, validation, then the handler; on the way out the after
+ * hooks (app_dispatch_respond). Errors follow FastAPI's shapes: 404 {"detail":"Not Found"}, 405
  * with Allow, 422 {"detail":[{type, loc, msg, input}]}. */
 #include "app/app.h"
 
@@ -51,58 +52,134 @@ static void answer(struct crest_req *req, int status, const char *detail)
     }
 }
 
-void app_dispatch(void *ctx, struct http_request *hreq)
+/* Routing: true when it answered (501, OPTIONS, 400, 404, 405, 503). */
+static bool route_request(struct crest_app *app, struct crest_req *req)
 {
-    struct crest_app *app = ctx;
-    struct crest_req *req = (struct crest_req *)hreq;
+    struct http_request *hreq = &req->http;
     uint8_t method = hreq->method == CREST_METHOD_HEAD ? CREST_METHOD_GET : hreq->method;
 
-    req->json = NULL;
     if (hreq->method == CREST_METHOD_UNKNOWN || hreq->method == CREST_METHOD_CONNECT) {
         answer(req, 501, "Not Implemented"); /* RFC 9110 9.1; crest is not a proxy */
-        return;
+        return true;
     }
     if (hreq->path.len == 1 && hreq->path.ptr[0] == '*') { /* OPTIONS * (RFC 9110 9.3.7) */
         allow_header(req, 0xffff & ~(1u << CREST_METHOD_TRACE | 1u << CREST_METHOD_CONNECT));
         crest_res_status(req, 204);
-        return;
+        return true;
     }
     route_table_match(&app->router, method, hreq->path, hreq->arena, &req->match);
     if (req->match.status == 405 && method == CREST_METHOD_OPTIONS) {
         allow_header(req, req->match.allow);
         crest_res_status(req, 204);
-        return;
+        return true;
     }
     switch (req->match.status) {
     case 0:
-        break;
+        return false;
     case 400:
         answer(req, 400, "Invalid percent-encoding in path");
-        return;
+        return true;
     case 405:
         allow_header(req, req->match.allow);
         answer(req, 405, "Method Not Allowed");
-        return;
+        return true;
     case 503:
         req_response_oom(req);
-        return;
+        return true;
     default:
         answer(req, 404, "Not Found");
-        return;
+        return true;
+    }
+}
+
+enum run_result {
+    RUN_ANSWERED, /* the response is set: a hook, routing, validation or the handler answered */
+    RUN_PENDING,  /* a hook or the handler will finish it */
+};
+
+/* The request's chain from where it stands: hooks before routing, routing, the route's hooks,
+ * validation, the handler. */
+static enum run_result run(struct crest_app *app, struct crest_req *req)
+{
+    for (;;) {
+        if (!req->routed && req->hook_next == app->n_global) {
+            req->routed = true;
+            if (route_request(app, req))
+                return RUN_ANSWERED;
+        }
+        const struct crest_hook *h = app_hook_at(app, req->match.route, req->hook_next);
+        if (!h)
+            break;
+        req->hook_entered = ++req->hook_next;
+        if (!h->before)
+            continue;
+        req->in_hook = true;
+        enum crest_hook_result r = h->before(req, h->ud);
+        req->in_hook = false;
+        if (r == CREST_HOOK_NEXT || (r == CREST_HOOK_PENDING && req->next_called)) {
+            req->next_called = false;
+            continue;
+        }
+        if (r == CREST_HOOK_PENDING && !req->http.finished)
+            return RUN_PENDING;
+        req_response_check_body(req);
+        return RUN_ANSWERED;
     }
     switch (valid_request(req)) {
     case 0:
         break;
     case 422:
-        return; /* the problems are the answer */
+        return RUN_ANSWERED; /* the problems are the answer */
     default:
         req_response_oom(req); /* -ENOMEM: a 422 could not be built whole */
-        return;
+        return RUN_ANSWERED;
     }
     const struct route *route = req->match.route;
     enum crest_handler_result r = route->def.handler(req, route->def.ud);
-    if (r == CREST_PENDING && !hreq->finished)
+    if (r == CREST_PENDING && !req->http.finished)
+        return RUN_PENDING;
+    req_response_check_body(req);
+    return RUN_ANSWERED;
+}
+
+void app_dispatch(void *ctx, struct http_request *hreq)
+{
+    struct crest_req *req = (struct crest_req *)hreq;
+
+    req->json = NULL;
+    req->state = NULL;
+    req->hook_next = req->hook_entered = 0;
+    req->routed = req->in_hook = req->next_called = false;
+    if (run(ctx, req) == RUN_PENDING)
         hreq->pending = true;
-    else
-        req_response_check_body(req);
+}
+
+CREST_API void crest_req_next(struct crest_req *req)
+{
+    struct http_request *hreq = &req->http;
+    const struct http_server *srv = hreq->worker->ctx;
+
+    if (req->in_hook) {
+        req->next_called = true; /* the hook goes on when it returns */
+        return;
+    }
+    hreq->in_handler = true; /* a crest_req_finish inside only marks it, as in a handler */
+    hreq->finished = false;
+    enum run_result r = run(srv->app, req);
+    hreq->in_handler = false;
+    if (r == RUN_PENDING && !hreq->finished)
+        return;
+    crest_req_finish(req);
+}
+
+void app_dispatch_respond(void *ctx, struct http_request *hreq)
+{
+    struct crest_app *app = ctx;
+    struct crest_req *req = (struct crest_req *)hreq;
+
+    for (uint16_t pos = req->hook_entered; pos-- > 0;) {
+        const struct crest_hook *h = app_hook_at(app, req->routed ? req->match.route : NULL, pos);
+        if (h && h->after)
+            h->after(req, h->ud);
+    }
 }

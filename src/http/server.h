@@ -10,6 +10,10 @@
  * later calls http_request_finish. */
 typedef void (*http_handle_fn)(void *app, struct http_request *req);
 
+/* Called when a response is set, before it is rendered (a stream's before its head): where the
+ * application's after hooks change it. */
+typedef void (*http_respond_fn)(void *app, struct http_request *req);
+
 /* Called once per response, just before it is written: where the application counts it. */
 typedef void (*http_complete_fn)(void *app, const struct http_request *req, uint64_t duration_us);
 
@@ -20,6 +24,7 @@ struct http_server {
     uint32_t max_body_bytes;
     size_t request_size; /* the application's request struct, struct http_request first */
     http_handle_fn handle;
+    http_respond_fn respond;   /* may be NULL */
     http_complete_fn complete; /* may be NULL */
     void *app;
     struct net_conn_ops ops;

@@ -338,9 +338,11 @@ static void render_file(struct http_request *req, struct net_io *io, time_t now)
 {
     bool body = !req->head_only && !http_status_has_no_body(req->status);
 
+    uint32_t mark = io->out.len;
     req->has_file = false;
     if (http_response_head(&io->out, req, now, HTTP_FRAMING_LENGTH, req->file_len) != 0) {
-        req->close = true; /* no memory for the head: the client sees the connection end */
+        io->out.len = mark; /* no half of a head: the client sees the connection end */
+        req->close = true;
         close(req->file_fd);
         return;
     }
@@ -360,14 +362,19 @@ static enum net_verdict request_complete(const struct http_server *srv, struct h
 
     stop_timers(req);
     obs_in_flight(w->stats, -1);
+    if (srv->respond && !req->stream) /* a stream's ran before its head */
+        srv->respond(srv->app, req);
     if (srv->complete)
         srv->complete(srv->app, req, net_loop_clock_us(&w->loop) - req->start_us);
+    uint32_t mark = io->out.len;
     if (req->stream)
         http_stream_over(req->stream, 0);
     else if (req->has_file)
         render_file(req, io, w->loop.now_sec);
-    else if (http_response_render(&io->out, req, w->loop.now_sec) != 0)
-        req->close = true; /* no memory for the answer: the client sees the connection end */
+    else if (http_response_render(&io->out, req, w->loop.now_sec) != 0) {
+        io->out.len = mark; /* no half of a response: the client sees the connection end */
+        req->close = true;
+    }
     io->in_off += s->parser.head_len + (s->body_moved ? 0 : (uint32_t)s->parser.content_length);
     c->n_requests++;
     s->closing = req->close;
@@ -402,8 +409,12 @@ static enum net_verdict stream_start(const struct http_server *srv, struct http_
 {
     struct http_request *req = request_of(s);
 
+    if (srv->respond)
+        srv->respond(srv->app, req);
+    uint32_t mark = c->io->out.len;
     if (http_stream_head(&c->io->out, req, w->loop.now_sec) != 0) {
-        s->closing = true; /* no memory for the head: the client sees the connection end */
+        c->io->out.len = mark; /* no half of a head: the client sees the connection end */
+        s->closing = true;
         return NET_CLOSE;
     }
     if (req->head_only || http_status_has_no_body(req->status))

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 struct validators {
-    char etag[48];      /* "<mtime ns hex>-<size hex>", quotes included */
+    char etag[48]; /* "<mtime ns hex>-<size hex>", quotes included */
     struct http_date modified;
     time_t mtime;
     uint64_t size;
@@ -102,7 +102,7 @@ static int parse_range(struct crest_str r, uint64_t size, uint64_t *first, uint6
     memcpy(buf, r.ptr + 6, r.len - 6);
     buf[r.len - 6] = '\0';
     if (strchr(buf, ','))
-        return -EINVAL; /* several ranges: answered whole */
+        return -EINVAL;  /* several ranges: answered whole */
     if (buf[0] == '-') { /* the last n bytes */
         if (buf[1] < '0' || buf[1] > '9')
             return -EINVAL;
@@ -232,21 +232,36 @@ CREST_API const char *crest_file_type(const char *path)
         const char *ext;
         const char *type;
     } types[] = {
-        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-        {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
-        {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-        {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
-        {"csv", "text/csv; charset=utf-8"},   {"xml", "application/xml"},
-        {"svg", "image/svg+xml"},             {"png", "image/png"},
-        {"jpg", "image/jpeg"},                {"jpeg", "image/jpeg"},
-        {"gif", "image/gif"},                 {"webp", "image/webp"},
-        {"ico", "image/vnd.microsoft.icon"},  {"avif", "image/avif"},
-        {"woff", "font/woff"},                {"woff2", "font/woff2"},
-        {"ttf", "font/ttf"},                  {"otf", "font/otf"},
-        {"wasm", "application/wasm"},         {"pdf", "application/pdf"},
-        {"zip", "application/zip"},           {"gz", "application/gzip"},
-        {"mp4", "video/mp4"},                 {"webm", "video/webm"},
-        {"mp3", "audio/mpeg"},                {"ogg", "audio/ogg"},
+        {"html", "text/html; charset=utf-8"},
+        {"htm", "text/html; charset=utf-8"},
+        {"css", "text/css; charset=utf-8"},
+        {"js", "text/javascript; charset=utf-8"},
+        {"mjs", "text/javascript; charset=utf-8"},
+        {"json", "application/json"},
+        {"txt", "text/plain; charset=utf-8"},
+        {"md", "text/markdown; charset=utf-8"},
+        {"csv", "text/csv; charset=utf-8"},
+        {"xml", "application/xml"},
+        {"svg", "image/svg+xml"},
+        {"png", "image/png"},
+        {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},
+        {"gif", "image/gif"},
+        {"webp", "image/webp"},
+        {"ico", "image/vnd.microsoft.icon"},
+        {"avif", "image/avif"},
+        {"woff", "font/woff"},
+        {"woff2", "font/woff2"},
+        {"ttf", "font/ttf"},
+        {"otf", "font/otf"},
+        {"wasm", "application/wasm"},
+        {"pdf", "application/pdf"},
+        {"zip", "application/zip"},
+        {"gz", "application/gzip"},
+        {"mp4", "video/mp4"},
+        {"webm", "video/webm"},
+        {"mp3", "audio/mpeg"},
+        {"ogg", "audio/ogg"},
         {"wav", "audio/wav"},
     };
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');

@@ -27,10 +27,23 @@ struct req_value {
     struct crest_str s;
 };
 
+/* A value crest_req_set attached (arena storage, listed from the newest). */
+struct req_state {
+    const char *key;
+    void *value;
+    struct req_state *next;
+};
+
 struct crest_req {
     struct http_request http; /* first: http hands us a struct http_request * */
     struct route_match match;
-    struct crest_json *json;                  /* the body writer, once crest_res_json was called */
+    struct req_state *state;
+    uint16_t hook_next;      /* position of the next hook's before in the request's chain */
+    uint16_t hook_entered;   /* hooks reached: their after hooks run on the way out */
+    bool routed;             /* past routing: positions from here are the route's hooks */
+    bool in_hook;            /* a before hook is running (crest_req_next then only marks) */
+    bool next_called;        /* crest_req_next came during the hook: go on when it returns */
+    struct crest_json *json; /* the body writer, once crest_res_json was called */
     const struct crest_json_value *body_json; /* validated body, when the route has a schema */
     uint8_t n_values;
     struct req_value values[REQ_MAX_VALUES];

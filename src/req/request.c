@@ -49,6 +49,30 @@ CREST_API struct crest_str crest_req_body(const struct crest_req *req)
     return req->http.body;
 }
 
+CREST_API int crest_req_set(struct crest_req *req, const char *key, void *value)
+{
+    for (struct req_state *st = req->state; st; st = st->next) {
+        if (strcmp(st->key, key) == 0) {
+            st->value = value;
+            return 0;
+        }
+    }
+    struct req_state *st = mem_arena_alloc(req->http.arena, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    *st = (struct req_state){.key = key, .value = value, .next = req->state};
+    req->state = st;
+    return 0;
+}
+
+CREST_API void *crest_req_get(const struct crest_req *req, const char *key)
+{
+    for (const struct req_state *st = req->state; st; st = st->next)
+        if (strcmp(st->key, key) == 0)
+            return st->value;
+    return NULL;
+}
+
 CREST_API const struct crest_json_value *crest_req_json(const struct crest_req *req)
 {
     return req->body_json;

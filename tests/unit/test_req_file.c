@@ -94,8 +94,7 @@ static void assert_body(const struct crest_test_response *res, const char *want)
     assert_memory_equal(res->body.ptr, want, strlen(want));
 }
 
-static void assert_header(const struct crest_test_response *res, const char *name,
-                          const char *want)
+static void assert_header(const struct crest_test_response *res, const char *name, const char *want)
 {
     struct crest_str v = crest_test_header(res, name);
     if (!v.ptr || v.len != strlen(want) || memcmp(v.ptr, want, v.len) != 0)
@@ -226,9 +225,8 @@ static void test_file_unsatisfiable_range_is_416_and_others_are_ignored(void **s
         crest_test_response_fini(&res);
     }
     /* a stale If-Range: the whole file; a fresh one: the range */
-    assert_int_equal(get(f, "GET", "/static/hello.txt", "Range: bytes=0-1", "If-Range: \"stale\"",
-                         &res),
-                     200);
+    assert_int_equal(
+        get(f, "GET", "/static/hello.txt", "Range: bytes=0-1", "If-Range: \"stale\"", &res), 200);
     crest_test_response_fini(&res);
     char line[128];
     etag_line(f, "If-Range", line, sizeof(line));
@@ -257,10 +255,18 @@ static void test_static_refuses_what_is_not_a_plain_file_inside(void **state)
     struct fixture *f = *state;
     struct crest_test_response res;
     static const char *const refused[] = {
-        "/static/../hello.txt",      "/static/sub/../../x",  "/static/%2e%2e/etc/passwd",
-        "/static/sub/%2E%2E/%2E%2E", "/static/.hidden",      "/static/sub/.%68idden",
-        "/static/escape",            "/static/sub",          "/static/missing.txt",
-        "/static/sub//page.html",    "/static/%2Fetc/passwd", "/static/./hello.txt",
+        "/static/../hello.txt",
+        "/static/sub/../../x",
+        "/static/%2e%2e/etc/passwd",
+        "/static/sub/%2E%2E/%2E%2E",
+        "/static/.hidden",
+        "/static/sub/.%68idden",
+        "/static/escape",
+        "/static/sub",
+        "/static/missing.txt",
+        "/static/sub//page.html",
+        "/static/%2Fetc/passwd",
+        "/static/./hello.txt",
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         int status = get(f, "GET", refused[i], NULL, NULL, &res);
