@@ -342,6 +342,26 @@ struct crest_hook {
 CREST_API CREST_MUST_CHECK int crest_app_add_hook(struct crest_app *app,
                                                   const struct crest_hook *hook);
 
+/* CORS (Starlette's CORSMiddleware), as a hook before routing: a preflight from an allowed origin
+ * is answered 200 with Access-Control-Allow-Methods, -Headers and -Max-Age (400 "Disallowed CORS
+ * origin|method|headers" otherwise) and never reaches a handler; every other response to an
+ * allowed Origin, crest's own errors included, gets Access-Control-Allow-Origin ("*", or the
+ * origin with Vary: Origin when credentials are allowed and sent), -Allow-Credentials and
+ * -Expose-Headers. Origins are exact strings ("https://app.example.com"; "null" only if listed);
+ * "*" allows any. Strings are borrowed: they must outlive the app. */
+struct crest_cors {
+    const char *const *allow_origins;
+    size_t n_allow_origins;
+    const char *allow_methods;  /* "GET, POST", or "*"; NULL: "GET" */
+    const char *allow_headers;  /* "Authorization, X-Key", or "*"; NULL: the safelisted ones */
+    const char *expose_headers; /* what the page may read besides the safelisted; NULL: none */
+    bool allow_credentials;     /* cookies and Authorization may go with the request */
+    unsigned max_age_seconds;   /* how long a preflight is cached; 0: 600 */
+};
+/* 0, -EINVAL, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_cors(struct crest_app *app,
+                                                  const struct crest_cors *cors);
+
 /* Creates an application with no routes; title and version describe it (OpenAPI, --version).
  * Returns NULL when out of memory. */
 CREST_API struct crest_app *crest_app_new(const char *title, const char *version);

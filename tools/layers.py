@@ -22,6 +22,7 @@ ORDER = [
     [("valid", "validation with pydantic's rules and vocabulary, the 422 problem list")],
     [("app", "an application: routes, parts, worker hooks; dispatch from request to handler")],
     [("openapi", "the OpenAPI 3.1 document, /docs and /redoc"),
+     ("mw", "built-in middleware on the app's hooks: CORS"),
      ("ops", "built-in routes, /metrics, /debug/memory, access log, budget and memory log")],
     [("serve", "start-up: crest_serve and the in-process test client")],
     [("items", "the reference items service")],
@@ -81,7 +82,7 @@ def main(src):
 
 # the framework's rooms, where files call each other in no cycle (store's pg.c and pg_conn.c, a
 # connection and its pool, call each other by design)
-ACYCLIC = {"json", "route", "req", "valid", "app", "openapi", "ops", "serve"}
+ACYCLIC = {"json", "route", "req", "valid", "app", "openapi", "ops", "mw", "serve"}
 
 
 def calls(objdir, src):

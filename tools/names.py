@@ -18,6 +18,7 @@ PUBLIC = [
     ("crest_app_add_debug_routes", "ops/debug.c"),
     ("crest_app_add_docs_routes", "openapi/docs.c"),
     ("crest_app_add_static", "app/static.c"),
+    ("crest_app_add_cors", "mw/cors.c"),
     ("crest_app_", "app/app.c"),
     ("crest_docs_", "openapi/docs.c"),
     ("crest_config_", "serve/serve.c"),
@@ -46,7 +47,7 @@ DEF = re.compile(r"^(CREST_API )?(?!static\b)[A-Za-z_][^;(=]*?\b([a-z_][a-z0-9_]
 
 
 # rooms whose internal names follow ROOM_FILE_*
-CHECKED = {"json", "route", "req", "valid", "app", "openapi", "ops", "serve"}
+CHECKED = {"json", "route", "req", "valid", "app", "openapi", "ops", "mw", "serve"}
 
 
 def public_file(name):

@@ -75,6 +75,10 @@ static const struct flag flags[] = {
     {"--docs-dir", V_STRING, OPT(docs_dir),
      "Swagger UI and ReDoc assets for /docs and /redoc (default: the build's, else the installed)"},
     {"--no-docs", V_SWITCH, OPT(no_docs), "no /docs and /redoc (/openapi.json stays)"},
+    {"--cors-allow-origins", V_STRING, OPT(cors_origins),
+     "CORS for these origins, comma-separated, or * (env CREST_CORS_ALLOW_ORIGINS)"},
+    {"--cors-allow-credentials", V_SWITCH, OPT(cors_credentials),
+     "CORS: cookies and Authorization may go with cross-origin requests"},
     {"--static", V_STRING, OPT(static_dir),
      "serve the files below DIR at /static/... (ETag, ranges, sendfile; env CREST_STATIC)"},
 };
@@ -234,7 +238,8 @@ static int apply_env(struct cli_options *opts, char *err)
                 {"CREST_MEMORY_LIMIT", "--memory-limit"},
                 {"CREST_DEBUG_TOKEN", "--debug-token"},
                 {"DATABASE_URL", "--db"},
-                {"CREST_STATIC", "--static"}};
+                {"CREST_STATIC", "--static"},
+                {"CREST_CORS_ALLOW_ORIGINS", "--cors-allow-origins"}};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
         if (!v)

@@ -16,6 +16,8 @@ struct cli_options {
     const char *docs_dir;       /* assets of /docs and /redoc; NULL: the build's */
     bool no_docs;               /* /docs and /redoc off (404); /openapi.json stays */
     const char *static_dir;     /* served at /static (crest_app_add_static), or NULL */
+    const char *cors_origins;   /* comma-separated, or "*": CORS on (crest_app_add_cors) */
+    bool cors_credentials;
 };
 
 enum cli_command {

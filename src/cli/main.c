@@ -24,6 +24,27 @@ static const char *default_docs_dir(void)
     return crest_docs_installed_dir();
 }
 
+/* --cors-allow-origins: the list split at its commas (the strings live as long as the process) */
+static int add_cors(struct crest_app *app, const struct cli_options *opts)
+{
+    enum { MAX_ORIGINS = 32 };
+    static char list[4096];
+    static const char *origins[MAX_ORIGINS];
+    size_t n = 0;
+
+    if (snprintf(list, sizeof(list), "%s", opts->cors_origins) >= (int)sizeof(list))
+        return -EINVAL;
+    for (char *save = NULL, *o = strtok_r(list, ", ", &save); o; o = strtok_r(NULL, ", ", &save))
+        if (n < MAX_ORIGINS)
+            origins[n++] = o;
+    const struct crest_cors cors = {.allow_origins = origins,
+                                    .n_allow_origins = n,
+                                    .allow_methods = "*",
+                                    .allow_headers = "*",
+                                    .allow_credentials = opts->cors_credentials};
+    return crest_app_add_cors(app, &cors);
+}
+
 static struct crest_app *build_app(const struct cli_options *opts, char *err)
 {
     int rc;
@@ -43,6 +64,11 @@ static struct crest_app *build_app(const struct cli_options *opts, char *err)
         return NULL;
     }
     if (items_install(app, &opts->items, err) != 0) {
+        crest_app_free(app);
+        return NULL;
+    }
+    if (opts->cors_origins && (rc = add_cors(app, opts)) != 0) {
+        snprintf(err, CREST_ERR_LEN, "crest: --cors-allow-origins: %s", strerror(-rc));
         crest_app_free(app);
         return NULL;
     }
