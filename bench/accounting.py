@@ -87,9 +87,10 @@ def coverage(server, args):
     return pick(after_json), pick(after_items)
 
 
-def send_requests(port, n, deadline_s=120.0):
-    """n GET /json on one keep-alive connection, 16 per write, each batch answered in full."""
-    req = b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
+def send_requests(port, n, deadline_s=120.0, header=b""):
+    """n GET /json on one keep-alive connection, 16 per write, each batch answered in full;
+    header: an extra header line ("Origin: ...\r\n") on each."""
+    req = b"GET /json HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n"
     end = time.monotonic() + deadline_s
     while True:
         try:
@@ -113,17 +114,18 @@ def send_requests(port, n, deadline_s=120.0):
             done += k
 
 
-def callgrind_ir(binary, n):
-    """Instructions crest (1 worker) executes from start to exit when serving n requests."""
+def callgrind_ir(binary, n, flags=(), header=b""):
+    """Instructions crest (1 worker, with flags) executes from start to exit when serving n
+    requests (each with header)."""
     with tempfile.TemporaryDirectory() as tmp:
         port = lib.free_port()
         out = os.path.join(tmp, "cg.out")
         proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
                                  binary, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", "1"], cwd=tmp, stdin=subprocess.DEVNULL,
+                                 "--workers", "1", *flags], cwd=tmp, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            send_requests(port, n)
+            send_requests(port, n, header=header)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
@@ -131,10 +133,11 @@ def callgrind_ir(binary, n):
             return sum(int(line.split()[1]) for line in f if line.startswith("totals:"))
 
 
-def instructions_per_request(binary, n=20000):
+def instructions_per_request(binary, n=20000, flags=(), header=b""):
     """(Ir of start + 2000 + n requests - Ir of start + 2000 requests) / n: exact, and blind to
     whatever else the machine runs."""
-    return (callgrind_ir(binary, 2000 + n) - callgrind_ir(binary, 2000)) / n
+    return (callgrind_ir(binary, 2000 + n, flags, header) -
+            callgrind_ir(binary, 2000, flags, header)) / n
 
 
 def cov_line(label, cov, goal):

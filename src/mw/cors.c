@@ -116,13 +116,15 @@ static int allow_origin(struct crest_req *req, const struct cors *c, struct cres
 static enum crest_hook_result preflight(struct crest_req *req, void *ud)
 {
     const struct cors *c = ud;
-    struct crest_str origin = crest_req_header(req, "Origin");
-    struct crest_str method = crest_req_header(req, "Access-Control-Request-Method");
-    struct crest_str headers = crest_req_header(req, "Access-Control-Request-Headers");
     char max_age[24];
     int err = 0;
 
-    if (crest_req_method(req) != CREST_METHOD_OPTIONS || !origin.ptr || !method.ptr)
+    if (crest_req_method(req) != CREST_METHOD_OPTIONS)
+        return CREST_HOOK_NEXT; /* the common case: no header is even looked up */
+    struct crest_str origin = crest_req_header(req, "Origin");
+    struct crest_str method = crest_req_header(req, "Access-Control-Request-Method");
+    struct crest_str headers = crest_req_header(req, "Access-Control-Request-Headers");
+    if (!origin.ptr || !method.ptr)
         return CREST_HOOK_NEXT; /* not a preflight: the after hook has its say */
     const char *why = !origin_allowed(c, origin)                                        ? "origin"
                       : !c->any_method && !list_has(c->methods, method.ptr, method.len) ? "method"
