@@ -165,10 +165,13 @@ CREST_API int crest_res_file_take(struct crest_req *req, int fd, const char *con
     uint64_t first = 0, last = 0;
     int status, err = 0;
 
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode))
         err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    if (err) {
         close(fd);
-        return err;
+        return err; /* st is not read when fstat failed */
     }
     v.size = (uint64_t)st.st_size;
     v.mtime = st.st_mtim.tv_sec;
