@@ -333,8 +333,9 @@ struct crest_hook {
     crest_before_fn before; /* NULL: none */
     crest_after_fn after;   /* NULL: none */
     void *ud;
-    /* App hooks only: the routes whose template starts with prefix ("/items"), or whose tag is
-     * tag; both NULL: every request, before routing. Borrowed: they must outlive the app. */
+    /* App hooks only: the routes under prefix, in whole segments ("/items" covers "/items" and
+     * "/items/{id}", not "/itemsx"), or whose tag is tag; both NULL: every request, before
+     * routing. Borrowed: they must outlive the app. */
     const char *prefix;
     const char *tag;
 };
@@ -343,11 +344,13 @@ CREST_API CREST_MUST_CHECK int crest_app_add_hook(struct crest_app *app,
                                                   const struct crest_hook *hook);
 
 /* CORS (Starlette's CORSMiddleware), as a hook before routing: a preflight from an allowed origin
- * is answered 200 with Access-Control-Allow-Methods, -Headers and -Max-Age (400 "Disallowed CORS
- * origin|method|headers" otherwise) and never reaches a handler; every other response to an
- * allowed Origin, crest's own errors included, gets Access-Control-Allow-Origin ("*", or the
- * origin with Vary: Origin when credentials are allowed and sent), -Allow-Credentials and
- * -Expose-Headers. Origins are exact strings ("https://app.example.com"; "null" only if listed);
+ * is answered 200 with Access-Control-Allow-Methods, -Max-Age and -Allow-Headers (the requested
+ * headers, once each was found allowed) (400 "Disallowed CORS origin|method|headers" otherwise)
+ * and never reaches a handler; every other response to an allowed Origin, crest's own errors
+ * included, gets Access-Control-Allow-Origin, -Allow-Credentials and -Expose-Headers. The
+ * Allow-Origin is "*" when "*" is configured (unless credentials are allowed and the request
+ * has a cookie), else the request's origin with Vary: Origin. Origins are exact strings
+ * ("https://app.example.com"; "null" only if listed);
  * "*" allows any. Strings are borrowed: they must outlive the app. */
 struct crest_cors {
     const char *const *allow_origins;
@@ -557,12 +560,15 @@ enum crest_stream_next {
     CREST_STREAM_END,  /* the body is complete */
     CREST_STREAM_FAIL, /* give up: the connection is closed with the body cut, never completed */
 };
-/* Writes with crest_stream_write (crest_stream_room() bytes fit the window; more is taken). A
- * MORE that wrote nothing is taken as WAIT. */
+/* Writes with crest_stream_write, each write one chunk: crest_stream_room() says how much more the
+ * window holds, and shrinks as you write; write while your next piece fits and return MORE (more is
+ * taken, but then the memory is the application's doing). A MORE that wrote nothing is called again
+ * once the output drained, or, when nothing was waiting to be written, taken as WAIT. */
 typedef enum crest_stream_next (*crest_stream_fn)(struct crest_stream *st, void *ud);
-/* Called once when the stream is over: status 0 (complete), or -ECONNRESET (cut: the client went
- * away or stopped reading past the body timeout, the producer failed, or the server stopped),
- * so that the application releases what ud holds. */
+/* Called once when the stream is over: status 0 (the producer said END and the last chunk is
+ * queued to the connection; not a proof that the client read it), or -ECONNRESET (cut: the
+ * client went away or stopped reading past the body timeout, the producer failed, or the server
+ * stopped), so that the application releases what ud holds. */
 typedef void (*crest_stream_done_fn)(void *ud, int status);
 /* Makes req's response a stream: the status and headers set so far go out once the handler
  * returns CREST_DONE (or its crest_req_finish runs), then produce is pulled until it says END or

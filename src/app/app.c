@@ -148,8 +148,12 @@ CREST_API int crest_app_add_hook(struct crest_app *app, const struct crest_hook 
 
 static bool applies(const struct crest_hook *h, const struct route *route)
 {
-    if (h->prefix && strncmp(route->def.path, h->prefix, strlen(h->prefix)) != 0)
-        return false;
+    if (h->prefix) { /* whole segments: "/notes" covers "/notes/{id}", not "/notesx" */
+        size_t n = strlen(h->prefix);
+        const char *p = route->def.path;
+        if (strncmp(p, h->prefix, n) != 0 || (p[n] != '\0' && p[n] != '/' && p[n - 1] != '/'))
+            return false;
+    }
     return !h->tag || (route->def.tag && strcmp(route->def.tag, h->tag) == 0);
 }
 

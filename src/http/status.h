@@ -10,6 +10,7 @@
     X(201, "Created")                         \
     X(202, "Accepted")                        \
     X(204, "No Content")                      \
+    X(206, "Partial Content")                 \
     X(301, "Moved Permanently")               \
     X(302, "Found")                           \
     X(304, "Not Modified")                    \
@@ -22,10 +23,12 @@
     X(405, "Method Not Allowed")              \
     X(408, "Request Timeout")                 \
     X(409, "Conflict")                        \
+    X(412, "Precondition Failed")             \
     X(411, "Length Required")                 \
     X(413, "Content Too Large")               \
     X(414, "URI Too Long")                    \
     X(415, "Unsupported Media Type")          \
+    X(416, "Range Not Satisfiable")           \
     X(417, "Expectation Failed")              \
     X(422, "Unprocessable Content")           \
     X(429, "Too Many Requests")               \

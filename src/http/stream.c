@@ -42,9 +42,10 @@ enum http_stream_step http_stream_pump(struct crest_stream *st, struct mem_buf *
     if (st->waiting)
         return HTTP_STREAM_WAIT;
     st->out = out;
+    st->written = written;
+    st->window = window;
     while (out->len - written < window) {
         uint64_t sent = st->sent;
-        st->window = window - (out->len - written);
         st->producing = true;
         st->kicked = false;
         enum crest_stream_next next = st->produce(st, st->ud);
@@ -58,8 +59,10 @@ enum http_stream_step http_stream_pump(struct crest_stream *st, struct mem_buf *
         }
         if (next == CREST_STREAM_WAIT && st->kicked)
             continue; /* resumed before it even returned */
+        if (next == CREST_STREAM_MORE && st->sent == sent && out->len > written)
+            return HTTP_STREAM_MORE; /* too little room for its next piece: drain, then again */
         if (next == CREST_STREAM_WAIT || st->sent == sent) {
-            st->waiting = true; /* MORE that wrote nothing waits too, rather than spin */
+            st->waiting = true; /* MORE that wrote nothing, nothing pending: wait, not spin */
             return HTTP_STREAM_WAIT;
         }
     }
@@ -101,7 +104,8 @@ CREST_API int crest_stream_write(struct crest_stream *st, const void *data, size
 
 CREST_API size_t crest_stream_room(const struct crest_stream *st)
 {
-    return st->producing ? st->window : 0;
+    uint32_t pending = st->producing ? st->out->len - st->written : st->window;
+    return pending < st->window ? st->window - pending : 0; /* shrinks with every write */
 }
 
 CREST_API void crest_stream_resume(struct crest_stream *st)

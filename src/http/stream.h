@@ -21,6 +21,7 @@ struct crest_stream {
     crest_stream_done_fn done;
     void *ud;
     uint64_t sent;     /* body bytes the application wrote */
+    uint32_t written;  /* bytes at the front of out already written, as of this pump */
     uint32_t window;   /* output bytes waiting to be written past which produce is not called */
     bool chunked;      /* HTTP/1.1: chunked framing; HTTP/1.0: the close ends the body */
     bool producing;    /* inside produce: the only time writes are taken */

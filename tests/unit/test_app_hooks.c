@@ -78,9 +78,11 @@ static struct crest_app *notes_app(void)
     const struct crest_route r = {
         .method = "POST", .path = "/notes", .handler = create, .body = &schema, .tag = "notes"};
     const struct crest_route open = {.method = "GET", .path = "/open", .handler = create};
+    const struct crest_route near = {.method = "GET", .path = "/notesx", .handler = create};
     assert_non_null(app);
     assert_int_equal(crest_app_add_route(app, &r, NULL), 0);
     assert_int_equal(crest_app_add_route(app, &open, NULL), 0);
+    assert_int_equal(crest_app_add_route(app, &near, NULL), 0);
     trace[0] = '\0';
     return app;
 }
@@ -116,6 +118,10 @@ static void test_hooks_auth_answers_401_before_validation(void **state)
     crest_test_response_fini(&res);
     assert_int_equal(crest_test_request(app, "GET", "/open", NULL, &res), 0);
     assert_int_equal(res.status, 201); /* no prefix */
+    crest_test_response_fini(&res);
+    /* a prefix covers whole segments: /notesx is not under /notes */
+    assert_int_equal(crest_test_request(app, "GET", "/notesx", NULL, &res), 0);
+    assert_int_equal(res.status, 201);
     crest_test_response_fini(&res);
     crest_app_free(app);
 }

@@ -342,6 +342,56 @@ static void test_stream_of_16_mib_keeps_the_output_within_its_window(void **stat
     crest_app_free(app);
 }
 
+/* ---- a producer that fills the window in one call, as crest_stream_room() invites ---- */
+
+struct filler {
+    uint64_t left;
+    int64_t max_out;
+    int shrank; /* writes after which room was smaller than before */
+};
+
+static enum crest_stream_next fill(struct crest_stream *st, void *ud)
+{
+    struct filler *f = ud;
+    char line[64];
+    memset(line, 'x', sizeof(line));
+    while (f->left && crest_stream_room(st) >= sizeof(line)) {
+        size_t before = crest_stream_room(st);
+        assert_int_equal(crest_stream_write(st, line, sizeof(line)), 0);
+        f->shrank += crest_stream_room(st) < before;
+        f->left -= sizeof(line) < f->left ? sizeof(line) : f->left;
+    }
+    struct mem_tag_stats out;
+    mem_stats(MEM_OUT, &out);
+    if (out.live_bytes > f->max_out)
+        f->max_out = out.live_bytes;
+    return f->left ? CREST_STREAM_MORE : CREST_STREAM_END;
+}
+
+static enum crest_handler_result fill_handler(struct crest_req *req, void *ud)
+{
+    assert_int_equal(crest_res_stream(req, "text/plain", fill, NULL, ud), 0);
+    return CREST_DONE;
+}
+
+static void test_stream_room_shrinks_so_a_filling_producer_stays_in_its_window(void **state)
+{
+    struct filler f = {.left = 16u << 20};
+    struct crest_app *app = crest_app_new("t", "1");
+    const struct crest_route r = {.method = "GET", .path = "/f", .handler = fill_handler, .ud = &f};
+    struct crest_test_response res;
+    (void)state;
+
+    assert_int_equal(crest_app_add_route(app, &r, NULL), 0);
+    assert_int_equal(crest_test_request(app, "GET", "/f", NULL, &res), 0);
+    assert_int_equal(res.status, 200);
+    assert_true(f.shrank > 1000);
+    if (f.max_out > 160 * 1024)
+        fail_msg("MEM_OUT reached %lld bytes", (long long)f.max_out);
+    crest_test_response_fini(&res);
+    crest_app_free(app);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -354,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_stream_begun_by_a_pending_handler),
         cmocka_unit_test(test_stream_write_outside_produce_is_refused),
         cmocka_unit_test(test_stream_of_16_mib_keeps_the_output_within_its_window),
+        cmocka_unit_test(test_stream_room_shrinks_so_a_filling_producer_stays_in_its_window),
     };
     return cmocka_run_group_tests_name("http_stream", tests, NULL, NULL);
 }

@@ -175,6 +175,7 @@ static void test_file_if_match_and_if_unmodified_since_give_412(void **state)
     char line[128];
 
     assert_int_equal(get(f, "GET", "/static/hello.txt", "If-Match: \"other\"", NULL, &res), 412);
+    assert_int_equal(strncmp(res.head.ptr, "HTTP/1.1 412 Precondition Failed\r\n", 34), 0);
     assert_body(&res, "{\"detail\":\"Precondition Failed\"}");
     crest_test_response_fini(&res);
     etag_line(f, "If-Match", line, sizeof(line));
@@ -203,6 +204,7 @@ static void test_file_single_ranges_give_206(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(get(f, "GET", "/static/hello.txt", cases[i].range, NULL, &res), 206);
+        assert_int_equal(strncmp(res.head.ptr, "HTTP/1.1 206 Partial Content\r\n", 30), 0);
         assert_body(&res, cases[i].body);
         assert_header(&res, "Content-Range", cases[i].content_range);
         crest_test_response_fini(&res);
@@ -217,6 +219,7 @@ static void test_file_unsatisfiable_range_is_416_and_others_are_ignored(void **s
                                           "Range: bytes=5-2", "Range: bytes=x-"};
 
     assert_int_equal(get(f, "GET", "/static/hello.txt", "Range: bytes=20-", NULL, &res), 416);
+    assert_int_equal(strncmp(res.head.ptr, "HTTP/1.1 416 Range Not Satisfiable\r\n", 36), 0);
     assert_header(&res, "Content-Range", "bytes */20");
     crest_test_response_fini(&res);
     for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
