@@ -669,6 +669,173 @@ CREST_API const struct crest_json_value *crest_json_get(const struct crest_json_
 /* Writes v (any JSON value) through the writer, e.g. to echo a validation error's input. */
 CREST_API void crest_json_write_value(struct crest_json *j, const struct crest_json_value *v);
 
+/* ------------------------------------------------------------------------------------------------
+ * Databases: SQLite and PostgreSQL from handlers, without blocking the worker. An application
+ * adds its databases during setup; a handler runs statements and returns CREST_PENDING, and a
+ * callback on the same worker gets the rows (in the request's arena) or a classified error, then
+ * finishes the response.
+ * - SQLite (a path, or ":memory:" for one private database per worker): WAL; each worker reads
+ *   through a connection of its own, on its own thread (a read never waits for a writer); writes
+ *   go to the database's one writer thread, which commits everything queued while the previous
+ *   commit ran in one transaction (one fsync for many requests, synchronous=FULL), each request's
+ *   statements inside a savepoint of their own. A write lock another process holds stalls only
+ *   the writer thread: the worker goes on serving; the write completes when the lock is freed, or
+ *   CREST_DB_TIMEOUT after timeout_ms.
+ * - PostgreSQL (postgresql:// or postgres://): a pool of connections per worker whose sockets are
+ *   in the worker's epoll loop; statements prepared once per connection; pipeline mode, the
+ *   statements of one event-loop turn sent in one write and closed by one Sync.
+ * Statements use $1, $2, … on both. A callback runs once the work is durable: after COMMIT
+ * (SQLite) or the segment's Sync (PostgreSQL). The password of a URL never appears in logs,
+ * errors or metrics. Memory is under the "db" and "sqlite" tags and inside the budget. */
+
+struct crest_db;
+
+struct crest_db_config {
+    const char *name; /* in logs and metrics; default "db" */
+    const char *url;  /* a SQLite path, ":memory:", or postgresql://… (also postgres://) */
+    unsigned pool;    /* PostgreSQL: connections per worker, default 2, at most 64 */
+    /* A statement unanswered after this is answered CREST_DB_TIMEOUT (PostgreSQL: and cancelled);
+     * a SQLite write waits this long for another process's write lock. Default 5000. */
+    uint32_t timeout_ms;
+    bool no_pipeline; /* PostgreSQL: one statement at a time per connection */
+    /* Migrations: migrations[i] takes the schema to version i + 1. Applied once, in order, each in
+     * a transaction, under a lock (SQLite BEGIN IMMEDIATE, PostgreSQL an advisory lock), so that
+     * instances starting together apply each exactly once; versions are recorded in the table
+     * crest_migrations. Append only: a database at version v gets migrations[v..] applied. */
+    const char *const *migrations;
+    size_t n_migrations;
+};
+
+/* Adds a database to app: SQLite is opened and migrated now (the error in err); PostgreSQL's URL
+ * is checked now, and each worker's pool connects in the background when the server starts (a
+ * server that is down is retried; its first connection migrates). *out is the handle handlers
+ * use, owned by app. 0, -EINVAL (bad config or URL), -EIO (SQLite cannot open or migrate),
+ * -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_db(struct crest_app *app,
+                                                const struct crest_db_config *cfg,
+                                                struct crest_db **out, char *err);
+
+enum crest_db_type {
+    CREST_DB_NULL,
+    CREST_DB_INT,
+    CREST_DB_DOUBLE,
+    CREST_DB_TEXT,
+    CREST_DB_BLOB,
+    CREST_DB_BOOL,
+};
+
+/* A parameter or a column value. Text and blobs are borrowed (a parameter's until crest_db_run
+ * returns; a result's until the response is finished). */
+struct crest_db_value {
+    uint8_t type; /* enum crest_db_type */
+    union {
+        int64_t i;
+        double d;
+        bool b;
+        struct crest_str s; /* text (not NUL-terminated in parameters; NUL-terminated in rows) */
+    };
+};
+
+static inline struct crest_db_value crest_db_int(int64_t v)
+{
+    return (struct crest_db_value){.type = CREST_DB_INT, .i = v};
+}
+static inline struct crest_db_value crest_db_double(double v)
+{
+    return (struct crest_db_value){.type = CREST_DB_DOUBLE, .d = v};
+}
+static inline struct crest_db_value crest_db_bool(bool v)
+{
+    return (struct crest_db_value){.type = CREST_DB_BOOL, .b = v};
+}
+static inline struct crest_db_value crest_db_text(const char *ptr, size_t len)
+{
+    return (struct crest_db_value){.type = CREST_DB_TEXT, .s = {ptr, len}};
+}
+static inline struct crest_db_value crest_db_blob(const void *ptr, size_t len)
+{
+    return (struct crest_db_value){.type = CREST_DB_BLOB, .s = {(const char *)ptr, len}};
+}
+static inline struct crest_db_value crest_db_null(void)
+{
+    return (struct crest_db_value){.type = CREST_DB_NULL};
+}
+
+enum crest_db_flag {
+    /* The statement must return or change at least one row, else the call fails with
+     * CREST_DB_NOT_FOUND (and, in a transaction, everything is rolled back). */
+    CREST_DB_ONE = 1 << 0,
+};
+
+struct crest_db_stmt {
+    const char *sql;
+    const struct crest_db_value *params; /* $1 is params[0] */
+    size_t n_params;
+    unsigned flags; /* enum crest_db_flag */
+};
+
+/* What a call comes back with. The answer a handler gives for each is crest_db_http_status. */
+enum crest_db_status {
+    CREST_DB_OK = 0,
+    CREST_DB_NOT_FOUND,   /* a CREST_DB_ONE statement found no row: 404 */
+    CREST_DB_UNIQUE,      /* unique or primary key violation: 409 */
+    CREST_DB_FOREIGN_KEY, /* foreign key violation: 409 */
+    CREST_DB_CHECK,       /* check or not-null constraint violation: 422 */
+    CREST_DB_TIMEOUT,     /* no answer within timeout_ms, or a lock held past it: 503 */
+    CREST_DB_UNAVAILABLE, /* the database is down or unreachable, or out of memory: 503 */
+    CREST_DB_INVALID,     /* the statement is wrong (syntax, unknown table or column): 500 */
+};
+
+/* One statement's result, in the request's arena. values holds n_rows × n_cols values, row by
+ * row; text is NUL-terminated. */
+struct crest_db_result {
+    size_t n_rows;
+    size_t n_cols;
+    const struct crest_str *names; /* column names */
+    const struct crest_db_value *values;
+    int64_t changes; /* rows inserted, updated or deleted */
+};
+
+/* results: one per statement of the call, in order (NULL unless status is CREST_DB_OK). */
+typedef void (*crest_db_fn)(struct crest_req *req, enum crest_db_status status,
+                            const struct crest_db_result *results, size_t n, void *ud);
+
+/* Runs n statements for req: with n > 1, in one transaction that commits or rolls back as a
+ * whole. done runs exactly once, on req's worker, maybe before this returns (a SQLite read is
+ * answered at once); the handler returns CREST_PENDING and finishes the response in done. A call
+ * that returns an error never calls done. 0; -EINVAL (n is 0, a NULL sql or done, a parameter
+ * of no enum crest_db_type); -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_db_run(struct crest_req *req, struct crest_db *db,
+                                            const struct crest_db_stmt *stmts, size_t n,
+                                            crest_db_fn done, void *ud);
+/* One statement: crest_db_run with {sql, params, n_params, flags}. */
+CREST_API CREST_MUST_CHECK int crest_db_query(struct crest_req *req, struct crest_db *db,
+                                              const char *sql, const struct crest_db_value *params,
+                                              size_t n_params, unsigned flags, crest_db_fn done,
+                                              void *ud);
+
+/* The column named name (exactly), or -1. */
+CREST_API int crest_db_col(const struct crest_db_result *r, const char *name);
+/* The value at (row, col); a NULL value of type CREST_DB_NULL when out of range. */
+CREST_API const struct crest_db_value *crest_db_get(const struct crest_db_result *r, size_t row,
+                                                    int col);
+/* Typed reads, converting between integers, doubles and booleans (text is parsed): a NULL or
+ * out-of-range value reads as 0, 0.0, false, or an empty string with ptr NULL. */
+CREST_API int64_t crest_db_get_int(const struct crest_db_result *r, size_t row, int col);
+CREST_API double crest_db_get_double(const struct crest_db_result *r, size_t row, int col);
+CREST_API bool crest_db_get_bool(const struct crest_db_result *r, size_t row, int col);
+CREST_API struct crest_str crest_db_get_text(const struct crest_db_result *r, size_t row, int col);
+CREST_API bool crest_db_is_null(const struct crest_db_result *r, size_t row, int col);
+
+/* The HTTP status and the detail a handler answers a failed call with (crest_res_error), so that
+ * every application says the same thing: 404 "Not Found", 409 "Conflict", 422, 503 "Database
+ * unavailable" (add Retry-After), 500. */
+CREST_API int crest_db_http_status(enum crest_db_status status);
+CREST_API const char *crest_db_status_text(enum crest_db_status status);
+/* Whether every worker can reach db now (for a health check): SQLite always; PostgreSQL when the
+ * calling worker's pool has a connection up (outside a worker: any worker's). */
+CREST_API bool crest_db_up(struct crest_db *db, const struct crest_req *req);
+
 /* ==============================================================================================
  * Part 3. The test client, like FastAPI's TestClient: runs requests through the parser, router and
  * handlers in process, without a socket (pending handlers and their timers included), and returns

@@ -23,6 +23,7 @@ ORDER = [
     [("app", "an application: routes, parts, worker hooks; dispatch from request to handler")],
     [("openapi", "the OpenAPI 3.1 document, /docs and /redoc"),
      ("mw", "built-in middleware on the app's hooks: CORS"),
+     ("db", "the application's databases: SQLite (writer thread) and PostgreSQL (in the loop)"),
      ("ops", "built-in routes, /metrics, /debug/memory, access log, budget and memory log")],
     [("serve", "start-up: crest_serve and the in-process test client")],
     [("items", "the reference items service")],

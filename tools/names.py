@@ -19,6 +19,7 @@ PUBLIC = [
     ("crest_app_add_docs_routes", "openapi/docs.c"),
     ("crest_app_add_static", "app/static.c"),
     ("crest_app_add_cors", "mw/cors.c"),
+    ("crest_app_add_db", "db/db.c"),
     ("crest_app_", "app/app.c"),
     ("crest_docs_", "openapi/docs.c"),
     ("crest_config_", "serve/serve.c"),
@@ -40,6 +41,7 @@ PUBLIC = [
     ("crest_timer_", "net/timer.c"),
     ("crest_async_", "net/async.c"),
     ("crest_work_", "net/work.c"),
+    ("crest_db_", "db/db.c"),
     ("crest_store_", "store/"),
     ("crest_pq_", "store/pg_alloc.c"),
 ]

@@ -71,14 +71,57 @@ CREST_API void crest_app_on_health(struct crest_app *app, crest_health_fn fn)
     app->health = fn;
 }
 
+static void parts_stop(struct crest_app *app, unsigned id)
+{
+    for (struct app_part *part = app->parts; part; part = part->next)
+        if (part->ops->worker_stop)
+            part->ops->worker_stop(part, id);
+}
+
+static int parts_start(struct crest_app *app, unsigned n, unsigned id, struct crest_loop *loop,
+                       char *err)
+{
+    for (struct app_part *part = app->parts; part; part = part->next) {
+        int rc = part->ops->worker_start ? part->ops->worker_start(part, n, id, loop, err) : 0;
+        if (rc) {
+            for (struct app_part *p = app->parts; p != part; p = p->next)
+                if (p->ops->worker_stop)
+                    p->ops->worker_stop(p, id);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+bool app_parts_per_worker(const struct crest_app *app)
+{
+    for (const struct app_part *part = app->parts; part; part = part->next)
+        if (part->ops->worker_start)
+            return true;
+    return false;
+}
+
+const char *app_parts_down(const struct crest_app *app, unsigned id)
+{
+    for (struct app_part *part = app->parts; part; part = part->next) {
+        const char *down = part->ops->down ? part->ops->down(part, id) : NULL;
+        if (down)
+            return down;
+    }
+    return NULL;
+}
+
 int app_workers_start(struct crest_app *app, unsigned n, struct crest_loop *const *loops,
                       void **data, char *err)
 {
     for (unsigned i = 0; i < n; i++) {
         data[i] = NULL;
-        if (!app->worker_start)
-            continue;
-        int rc = app->worker_start(app->worker_ud, i, loops ? loops[i] : NULL, &data[i], err);
+        int rc = parts_start(app, n, i, loops ? loops[i] : NULL, err);
+        if (rc == 0 && app->worker_start) {
+            rc = app->worker_start(app->worker_ud, i, loops ? loops[i] : NULL, &data[i], err);
+            if (rc)
+                parts_stop(app, i);
+        }
         if (rc) {
             app_workers_stop(app, i, data);
             return rc;
@@ -89,9 +132,11 @@ int app_workers_start(struct crest_app *app, unsigned n, struct crest_loop *cons
 
 void app_workers_stop(struct crest_app *app, unsigned n, void **data)
 {
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         if (app->worker_stop)
             app->worker_stop(app->worker_ud, i, data[i]);
+        parts_stop(app, i);
+    }
 }
 
 void app_part_add(struct crest_app *app, struct app_part *part)

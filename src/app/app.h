@@ -33,6 +33,13 @@ struct app_part;
 struct app_part_ops {
     int (*prepare)(struct app_part *part, struct crest_app *app, char *err);
     void (*free)(struct app_part *part);
+    /* Per worker (may be NULL): start runs for workers 0..n-1 before the app's worker start hook
+     * (loop NULL: the test client's worker), stop after the app's stop hook. */
+    int (*worker_start)(struct app_part *part, unsigned n, unsigned id, struct crest_loop *loop,
+                        char *err);
+    void (*worker_stop)(struct app_part *part, unsigned id);
+    /* Health (may be NULL): the name of what is down for worker id, or NULL. */
+    const char *(*down)(struct app_part *part, unsigned id);
 };
 struct app_part {
     const struct app_part_ops *ops;
@@ -46,8 +53,14 @@ struct app_part *app_part_find(const struct crest_app *app, const struct app_par
 /* Prepares every part, once. 0, or the first part's negative errno with a sentence in err. */
 int app_parts_prepare(struct crest_app *app, char *err);
 
-/* Runs the worker start hooks for workers 0..n-1 into data[], with their loops (loops NULL: the
- * test client's worker, which has none); on failure stops those started. */
+/* Whether some part has per-worker state (worker_start). */
+bool app_parts_per_worker(const struct crest_app *app);
+/* The name of the first part that is down for worker id, or NULL. */
+const char *app_parts_down(const struct crest_app *app, unsigned id);
+
+/* Runs the worker start hooks (the parts', then the app's) for workers 0..n-1 into data[], with
+ * their loops (loops NULL: the test client's worker, which has none); on failure stops those
+ * started. */
 int app_workers_start(struct crest_app *app, unsigned n, struct crest_loop *const *loops,
                       void **data, char *err);
 void app_workers_stop(struct crest_app *app, unsigned n, void **data);

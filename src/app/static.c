@@ -30,7 +30,7 @@ static void mount_free(struct app_part *part)
     mem_free(MEM_APP, m, sizeof(*m));
 }
 
-static const struct app_part_ops mount_ops = {NULL, mount_free};
+static const struct app_part_ops mount_ops = {.free = mount_free};
 
 /* Whether every '/'-separated segment of a decoded path is a plain visible name. */
 static bool plain_names(struct crest_str path)

@@ -29,7 +29,7 @@ static void cors_free(struct app_part *part)
     mem_free(MEM_APP, part, sizeof(struct cors));
 }
 
-static const struct app_part_ops cors_ops = {NULL, cors_free};
+static const struct app_part_ops cors_ops = {.free = cors_free};
 
 /* Whether the comma-separated list holds item (case-insensitive, OWS trimmed). */
 static bool list_has(const char *list, const char *item, size_t len)

@@ -133,7 +133,7 @@ static enum crest_handler_result redoc(struct crest_req *req, void *ud)
 
 static int docs_prepare(struct app_part *part, struct crest_app *app, char *err);
 static void docs_free(struct app_part *part);
-static const struct app_part_ops docs_ops = {docs_prepare, docs_free};
+static const struct app_part_ops docs_ops = {.prepare = docs_prepare, .free = docs_free};
 
 /* ---- the document ---- */
 

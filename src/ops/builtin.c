@@ -4,6 +4,7 @@
 #include "app/app.h"
 #include "crest.h"
 #include "ops/ops.h"
+#include "req/req.h"
 
 static enum crest_handler_result hello_json(struct crest_req *req, void *ud)
 {
@@ -20,7 +21,9 @@ static enum crest_handler_result hello_json(struct crest_req *req, void *ud)
 static enum crest_handler_result healthz(struct crest_req *req, void *ud)
 {
     const struct crest_app *app = ud;
-    const char *down = app->health ? app->health(crest_req_worker_data(req)) : NULL;
+    const char *down = app_parts_down(app, req_request_worker_id(req)); /* the app's databases */
+    if (!down && app->health)
+        down = app->health(crest_req_worker_data(req));
     struct crest_json *j = crest_res_json(req, down ? 503 : 200);
     crest_json_object_begin(j);
     crest_json_key(j, "status");

@@ -49,6 +49,9 @@ struct crest_req {
     struct req_value values[REQ_MAX_VALUES];
 };
 
+/* req/request.c: the index of the worker running req (0 in the test client). */
+unsigned req_request_worker_id(const struct crest_req *req);
+
 /* req/query.c: a query parameter's value decoded as FastAPI reads it (malformed escapes kept as
  * sent). 0, -ENOENT, -ENOMEM. */
 int req_query_param(struct crest_req *req, const char *name, struct crest_str *out);

@@ -83,6 +83,11 @@ CREST_API struct crest_loop *crest_req_loop(const struct crest_req *req)
     return net_loop_public(&req->http.worker->loop);
 }
 
+unsigned req_request_worker_id(const struct crest_req *req)
+{
+    return req->http.worker->id;
+}
+
 CREST_API void *crest_req_worker_data(const struct crest_req *req)
 {
     return req->http.worker->app_data;

@@ -44,7 +44,7 @@ static void test_part_free(struct app_part *part)
     mem_free(MEM_APP, t, sizeof(*t));
 }
 
-static const struct app_part_ops test_part_ops = {NULL, test_part_free};
+static const struct app_part_ops test_part_ops = {.free = test_part_free};
 
 /* The worker data of app's test client, its start hooks run at the first call that has some. An
  * app without worker hooks has no state to keep, so it gets no part: its first request allocates
@@ -63,7 +63,7 @@ static int test_worker_data(struct crest_app *app, void **data)
     err = app_parts_prepare(app, why); /* as crest_serve does before its workers (once) */
     if (err)
         return err;
-    if (!app->worker_start && !app->worker_stop)
+    if (!app->worker_start && !app->worker_stop && !app_parts_per_worker(app))
         return 0;
     t = mem_calloc(MEM_APP, 1, sizeof(*t));
     if (!t)
