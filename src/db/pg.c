@@ -163,13 +163,12 @@ static int cache_slot(struct pg_conn *c, const char *sql, bool *fresh)
         if (!c->cache[i].text) {
             if (free_slot < 0)
                 free_slot = i;
-        } else if (c->cache[i].sql == sql || strcmp(c->cache[i].text, sql) == 0) {
+        } else if (strcmp(c->cache[i].text, sql) == 0) {
             return i;
         }
     }
     if (free_slot < 0 || !(c->cache[free_slot].text = mem_strdup(MEM_DB, sql)))
         return -1;
-    c->cache[free_slot].sql = sql;
     c->cache[free_slot].ready = false;
     *fresh = true;
     return free_slot;

@@ -33,9 +33,8 @@ struct pg_entry {
 };
 
 struct pg_cached {
-    const char *sql; /* the application's pointer (compared first), then the text */
-    char *text;      /* MEM_DB copy */
-    bool ready;      /* its Parse succeeded (until then, statements using it are in flight) */
+    char *text; /* MEM_DB copy: found by text, as SQL may be built per request */
+    bool ready; /* its Parse succeeded (until then, statements using it are in flight) */
 };
 
 enum pg_state { PG_DOWN, PG_CONNECTING, PG_SETUP, PG_READY };

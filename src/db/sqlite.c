@@ -33,8 +33,7 @@ enum { CACHE_SLOTS = 64, WAL_RETRY_MS = 5 };
 
 /* Prepared statements of one connection, by SQL text: prepared once, reset after each use. */
 struct sq_cached {
-    const char *sql; /* the application's pointer (compared first), then its text */
-    sqlite3_stmt *st;
+    sqlite3_stmt *st; /* found by its text: an application's SQL may be built per request */
 };
 
 struct sq_conn {
@@ -103,7 +102,7 @@ static enum crest_db_status status_of(int rc)
 static sqlite3_stmt *cache_find(struct sq_conn *c, const char *sql)
 {
     for (unsigned i = 0; i < CACHE_SLOTS && c->cache[i].st; i++)
-        if (c->cache[i].sql == sql || strcmp(sqlite3_sql(c->cache[i].st), sql) == 0)
+        if (strcmp(sqlite3_sql(c->cache[i].st), sql) == 0)
             return c->cache[i].st;
     return NULL;
 }
@@ -127,7 +126,7 @@ static int prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **out)
         slot = c->next_evict++ % CACHE_SLOTS;
         sqlite3_finalize(c->cache[slot].st);
     }
-    c->cache[slot] = (struct sq_cached){sql, st};
+    c->cache[slot] = (struct sq_cached){st};
     *out = st;
     return SQLITE_OK;
 }

@@ -1,0 +1,237 @@
+"""The database API (issue 15) through tests/apps/db_app.c, an application written only against
+crest.h, on both backends: typed parameters and rows, transactions that roll back whole,
+classified errors, migrations applied once by instances started together, acknowledged writes
+that survive kill -9, a SQLite write lock held by another process that stalls no worker, and a
+PostgreSQL password that never reaches a log."""
+import http.client
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import Server, clean_env, free_port
+
+APP = os.path.join(os.environ.get("CREST_BUILD", "build"), "test-apps", "db_app")
+
+
+@pytest.fixture
+def db_url(request, db_backend, tmp_path):
+    if db_backend == "sqlite":
+        return str(tmp_path / "app.db")
+    return request.getfixturevalue("pg_url")
+
+
+def start(tmp_path, url, *flags, workers=1, wait=True):
+    if not os.path.exists(APP):
+        pytest.fail(f"{APP} is not built (make build builds it)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [APP, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--db", url,
+         *flags], cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    srv = Server(proc, port, tmp_path)
+    if wait:
+        assert srv.wait_ready(), f"db_app did not start: {srv.stderr}"
+    return srv
+
+
+@pytest.fixture
+def app(tmp_path, db_url):
+    srv = start(tmp_path, db_url)
+    wait_up(srv)
+    yield srv
+    assert srv.stop() == 0
+
+
+def wait_up(srv, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, _ = http_get(srv.port, "/healthz")
+        if status == 200:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the database did not come up: {srv.stderr}")
+
+
+def http_get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def run(port, *stmts, timeout=10):
+    """POSTs statements (sql, params=[], one=False) as one call: (status, parsed body)."""
+    body = {"stmts": [{"sql": s[0], "params": list(s[1]) if len(s) > 1 else [],
+                       "one": bool(s[2]) if len(s) > 2 else False} for s in stmts]}
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c.request("POST", "/run", json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = json.loads(r.read())
+    c.close()
+    return r.status, data
+
+
+def rows(data, k=0):
+    return data["results"][k]["rows"]
+
+
+SCHEMA = ("CREATE TABLE IF NOT EXISTS t(id integer PRIMARY KEY, name text UNIQUE NOT NULL, "
+          "n integer CHECK (n >= 0), x double precision, flag boolean)")
+
+
+def test_parameters_and_rows_are_typed(app):
+    assert run(app.port, (SCHEMA,))[0] == 200
+    status, data = run(app.port, ("INSERT INTO t(id, name, n, x, flag) VALUES ($1, $2, $3, $4, $5) "
+                                  "RETURNING id, name", [7, "seven ✓", 3, 2.5, True]))
+    assert status == 200, data
+    assert rows(data) == [[7, "seven ✓"]] and data["results"][0]["changes"] == 1
+    # $N may repeat and come in any order; null binds as NULL
+    status, data = run(app.port, ("SELECT $2 = name AS same, n, x, CAST($1 AS text) IS NULL AS missing "
+                                  "FROM t WHERE id = $3", [None, "seven ✓", 7]))
+    assert status == 200, data
+    assert data["results"][0]["columns"] == ["same", "n", "x", "missing"]
+    same, n, x, missing = rows(data)[0]
+    assert same in (True, 1) and n == 3 and x == 2.5 and missing in (True, 1)
+
+
+def test_a_transaction_commits_or_rolls_back_whole(app):
+    run(app.port, (SCHEMA,))
+    status, data = run(app.port, ("INSERT INTO t(id, name) VALUES (1, 'a')",),
+                       ("INSERT INTO t(id, name) VALUES (2, 'a')",))  # the second: unique
+    assert status == 409 and data["detail"].startswith("Conflict"), data
+    assert rows(run(app.port, ("SELECT count(*) AS c FROM t",))[1]) == [[0]]
+    status, data = run(app.port, ("INSERT INTO t(id, name) VALUES (1, 'a')",),
+                       ("INSERT INTO t(id, name) VALUES (2, 'b')",))
+    assert status == 200, data
+    assert rows(run(app.port, ("SELECT count(*) AS c FROM t",))[1]) == [[2]]
+
+
+def test_errors_are_classified(app):
+    run(app.port, (SCHEMA,))
+    run(app.port, ("CREATE TABLE IF NOT EXISTS child(id integer PRIMARY KEY, "
+                   "parent integer NOT NULL REFERENCES t(id))",))
+    assert run(app.port, ("INSERT INTO t(id, name) VALUES (1, 'a')",))[0] == 200
+    assert run(app.port, ("INSERT INTO t(id, name) VALUES (1, 'b')",))[0] == 409  # primary key
+    assert run(app.port, ("INSERT INTO child VALUES (1, 99)",))[0] == 409  # foreign key
+    assert run(app.port, ("INSERT INTO t(id, name, n) VALUES (3, 'c', -1)",))[0] == 422  # check
+    assert run(app.port, ("INSERT INTO t(id, name) VALUES (4, NULL)",))[0] == 422  # not null
+    status, data = run(app.port, ("UPDATE t SET n = 1 WHERE id = $1", [404], True))
+    assert (status, data["detail"]) == (404, "Not Found")
+    assert run(app.port, ("SELECT * FROM t WHERE id = $1", [404], True))[0] == 404
+    assert run(app.port, ("SELECT * FROM t WHERE id = $1", [1], True))[0] == 200
+    assert run(app.port, ("SELEC nonsense",))[0] == 500
+    assert run(app.port, ("SELECT * FROM no_such_table",))[0] == 500
+    assert run(app.port, ("SELECT $1::integer", ["x"]))[0] in (200, 500)  # SQLite casts to 0
+    # the app goes on serving after every one of them
+    assert rows(run(app.port, ("SELECT count(*) AS c FROM t",))[1]) == [[1]]
+
+
+def test_migrations_apply_once_when_three_instances_start_together(tmp_path, db_url):
+    flags = ["--migration", "CREATE TABLE m(x integer); INSERT INTO m VALUES (1)",
+             "--migration", "INSERT INTO m VALUES (2)"]
+    servers = [start(tmp_path, db_url, *flags, wait=False) for _ in range(3)]
+    try:
+        for srv in servers:
+            assert srv.wait_ready(), srv.stderr
+            wait_up(srv)
+        status, data = run(servers[0].port, ("SELECT x FROM m ORDER BY x",),
+                           ("SELECT version FROM crest_migrations ORDER BY version",))
+        assert status == 200, data
+        assert rows(data, 0) == [[1], [2]] and rows(data, 1) == [[1], [2]]
+    finally:
+        for srv in servers:
+            srv.stop()
+    # a later start with one more migration applies only that one
+    srv = start(tmp_path, db_url, *flags, "--migration", "INSERT INTO m VALUES (3)")
+    try:
+        wait_up(srv)
+        assert rows(run(srv.port, ("SELECT x FROM m ORDER BY x",))[1]) == [[1], [2], [3]]
+    finally:
+        assert srv.stop() == 0
+
+
+def test_acknowledged_writes_survive_kill_9(tmp_path, db_url):
+    srv = start(tmp_path, db_url, workers=2)
+    wait_up(srv)
+    run(srv.port, (SCHEMA,))
+    acked = []
+
+    def writer(base):
+        for i in range(base, base + 40):
+            status, _ = run(srv.port, ("INSERT INTO t(id, name) VALUES ($1, $2)", [i, f"n{i}"]))
+            if status == 200:
+                acked.append(i)
+
+    threads = [threading.Thread(target=writer, args=(k * 1000,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    srv.proc.send_signal(signal.SIGKILL)  # by pid, right after the last acknowledgement
+    srv.wait(10)
+    assert len(acked) == 160
+    srv = start(tmp_path, db_url)
+    try:
+        wait_up(srv)
+        got = {r[0] for r in rows(run(srv.port, ("SELECT id FROM t",))[1])}
+        assert set(acked) <= got
+    finally:
+        assert srv.stop() == 0
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"])
+def test_a_held_sqlite_write_lock_stalls_no_worker(tmp_path, db_url):
+    srv = start(tmp_path, db_url, "--timeout-ms", "1500")  # one worker
+    try:
+        run(srv.port, (SCHEMA,))
+        holder = sqlite3.connect(db_url, isolation_level=None, timeout=5)
+        holder.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+        result = {}
+
+        def write():
+            t0 = time.monotonic()
+            result["status"] = run(srv.port, ("INSERT INTO t(id, name) VALUES (1, 'a')",))[0]
+            result["seconds"] = time.monotonic() - t0
+
+        t = threading.Thread(target=write)
+        t.start()
+        time.sleep(0.2)
+        for _ in range(20):  # the same worker answers, reads of the same database included
+            t0 = time.monotonic()
+            assert http_get(srv.port, "/json")[0] == 200
+            assert run(srv.port, ("SELECT count(*) AS c FROM t",))[0] == 200
+            assert time.monotonic() - t0 < 0.25
+        holder.execute("COMMIT")  # released at ~0.6 s: the write goes through
+        t.join(5)
+        assert result["status"] == 200 and result["seconds"] >= 0.4, result
+        holder.execute("BEGIN IMMEDIATE")  # held past the timeout: 503
+        status, data = run(srv.port, ("INSERT INTO t(id, name) VALUES (2, 'b')",))
+        assert (status, data["detail"]) == (503, "Database timeout")
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert run(srv.port, ("INSERT INTO t(id, name) VALUES (2, 'b')",))[0] == 200
+    finally:
+        assert srv.stop() == 0
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+def test_a_down_server_is_degraded_and_its_password_never_logged(tmp_path, db_backend):
+    url = f"postgresql://someone:s3cret-pw@127.0.0.1:{free_port()}/nowhere"
+    srv = start(tmp_path, url)
+    try:
+        status, body = http_get(srv.port, "/healthz")
+        assert status == 503 and json.loads(body) == {"status": "degraded", "main": "down"}
+        status, data = run(srv.port, ("SELECT 1",))
+        assert (status, data["detail"]) == (503, "Database unavailable")
+    finally:
+        srv.stop()
+    logs = "\n".join(srv.stdout + srv.stderr)
+    assert "s3cret-pw" not in logs and "someone:***@" in logs
