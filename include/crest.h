@@ -321,7 +321,10 @@ struct crest_route {
  *      then the route's own hooks;
  *   3. validation (422) and the handler.
  * After hooks run in the reverse order, for the hooks the request reached. With no hook, none of
- * this costs anything. */
+ * this costs anything. No hook runs for what crest refuses before a request is whole and handed to
+ * the app: 400 (a malformed head), 408, 413 (refused from its Content-Length before a body byte is
+ * buffered), 414 and 431 (the head was never read whole, so there are no headers to look at), and
+ * the 503 of a connection shed for memory: those answers carry no CORS or other hook header. */
 enum crest_hook_result {
     CREST_HOOK_NEXT,    /* go on along the chain */
     CREST_HOOK_DONE,    /* the hook answered: the chain stops (after hooks still run) */
