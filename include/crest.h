@@ -321,7 +321,10 @@ struct crest_route {
  *      then the route's own hooks;
  *   3. validation (422) and the handler.
  * After hooks run in the reverse order, for the hooks the request reached. With no hook, none of
- * this costs anything. */
+ * this costs anything. No hook runs for what crest refuses before a request is whole and handed to
+ * the app: 400 (a malformed head), 408, 413 (refused from its Content-Length before a body byte is
+ * buffered), 414 and 431 (the head was never read whole, so there are no headers to look at), and
+ * the 503 of a connection shed for memory: those answers carry no CORS or other hook header. */
 enum crest_hook_result {
     CREST_HOOK_NEXT,    /* go on along the chain */
     CREST_HOOK_DONE,    /* the hook answered: the chain stops (after hooks still run) */
@@ -364,6 +367,70 @@ struct crest_cors {
 /* 0, -EINVAL, -ENOMEM. */
 CREST_API CREST_MUST_CHECK int crest_app_add_cors(struct crest_app *app,
                                                   const struct crest_cors *cors);
+
+/* Response compression (Starlette's GZipMiddleware, nginx's gzip), as an after hook: a response
+ * body of at least min_size_bytes whose Content-Type is text/\*, JSON, XML, JavaScript or SVG is
+ * sent gzip-encoded (or deflate, the zlib format, when allow_deflate and the client prefers it)
+ * when the request's Accept-Encoding accepts it (RFC 9110 12.5.3: weights, q=0 refuses, "*"),
+ * with Content-Encoding and Vary: Accept-Encoding. Left as they are: streamed and file responses
+ * (crest_res_stream, crest_res_file: ranges and validators describe the bytes on disk), bodies
+ * that already have a Content-Encoding, 1xx/204/206/304, and bodies compression would not
+ * shrink. A request that refuses identity (identity;q=0, or *;q=0) and accepts no coding crest has
+ * gets 406. Compression is one-shot (libdeflate): no state per connection; each worker keeps one
+ * compressor and an output buffer (memory tag "gzip", inside the budget; without memory the body
+ * goes uncompressed). */
+struct crest_gzip {
+    uint32_t min_size_bytes; /* smaller bodies go as they are; 0: 500 (Starlette's default) */
+    int level;               /* 1 (fastest) .. 12 (smallest); 0: 6 */
+    bool allow_deflate;
+};
+/* 0, -EINVAL (level out of range, or called twice), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_gzip(struct crest_app *app,
+                                                  const struct crest_gzip *gzip);
+
+/* Rate limiting, as a hook before routing: one token bucket per key (the client's address,
+ * crest_req_client, or what key returns, e.g. the credential a request presents), refilled at
+ * rate_per_s up to burst. A request that finds its bucket empty is answered 429
+ * {"detail":"Too Many Requests"} with Retry-After (seconds until a token is back) and never
+ * reaches routing; every answer carries RateLimit-Policy and RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers-11: "default";q=burst;w=seconds to fill, and
+ * "default";r=remaining;t=seconds until full). The table holds max_keys buckets, allocated once
+ * (memory tag "ratelimit") and shared by the workers, so a client gets the rate whichever worker
+ * its connections land on; a new key evicts the fullest bucket of its set (one that has waited
+ * longest loses nothing), so the table never grows, and a flood of new keys at worst gives old
+ * ones a fresh bucket. Add crest_app_trust_proxies before serving so that the address is the
+ * client's, not the proxy's. */
+typedef struct crest_str (*crest_rate_key_fn)(struct crest_req *req, void *ud);
+struct crest_rate_limit {
+    double rate_per_s; /* tokens per second, > 0 */
+    uint32_t burst;    /* bucket capacity; 0: rate_per_s rounded up */
+    uint32_t max_keys; /* buckets; 0: 65536 (1.5 MiB) */
+    /* The key of a request, borrowed for the call (request or arena storage); NULL, or a
+     * {NULL, 0} answer: the client's address. */
+    crest_rate_key_fn key;
+    void *key_ud;
+};
+/* 0, -EINVAL (rate not > 0), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_rate_limit(struct crest_app *app,
+                                                        const struct crest_rate_limit *limit);
+
+/* Trusted proxies (uvicorn's --proxy-headers with --forwarded-allow-ips): when a request comes
+ * from one of the addresses in list ("127.0.0.1, 10.0.0.0/8, ::1": exact IPv4 and IPv6 addresses
+ * and CIDRs, comma-separated; "*": any peer), its client is the one the proxies name in Forwarded
+ * (RFC 7239 for=) or else X-Forwarded-For: the nearest address from the right that is not itself
+ * a trusted proxy. Headers from any other peer are ignored, as are malformed ones (an unparsable
+ * or obfuscated node, a header repeated, more than 32 hops): the peer is the client then. What
+ * crest_req_client answers, so the rate limit, the access log and the loopback rule of
+ * crest_app_add_debug_routes all see the client behind the proxy. Runs before every other hook.
+ * The list is copied. 0, -EINVAL (a bad entry, or more than 64), -EEXIST (called twice),
+ * -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_trust_proxies(struct crest_app *app, const char *list);
+
+/* Request IDs: a hook that gives every request an ID, echoed in the response's X-Request-ID (on
+ * crest's own errors too) and written to the access log: the client's X-Request-ID when it is 1
+ * to 128 characters of letters, digits and - _ . : + / = @, else a new random UUID (an invalid
+ * one is replaced, never copied). crest_req_id reads it. 0, -EEXIST (called twice), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_app_add_request_id(struct crest_app *app);
 
 /* Creates an application with no routes; title and version describe it (OpenAPI, --version).
  * Returns NULL when out of memory. */
@@ -456,6 +523,12 @@ CREST_API struct crest_str crest_req_route(const struct crest_req *req);
 /* The value of the first header named name (case-insensitive), without surrounding whitespace;
  * {NULL, 0} when absent. */
 CREST_API struct crest_str crest_req_header(const struct crest_req *req, const char *name);
+/* The client's address as text ("192.0.2.7", "2001:db8::1"): the peer's, or behind trusted
+ * proxies (crest_app_trust_proxies) the client they name. Read from the socket at the first call
+ * and kept for the request; {"", 0} when it cannot be known (never NULL). */
+CREST_API struct crest_str crest_req_client(struct crest_req *req);
+/* The request's ID (crest_app_add_request_id), or {NULL, 0} without that hook. */
+CREST_API struct crest_str crest_req_id(const struct crest_req *req);
 /* The request body (de-chunked), or {NULL, 0} when there is none. */
 CREST_API struct crest_str crest_req_body(const struct crest_req *req);
 

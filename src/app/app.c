@@ -166,7 +166,8 @@ int app_parts_prepare(struct crest_app *app, char *err)
     return 0;
 }
 
-CREST_API int crest_app_add_hook(struct crest_app *app, const struct crest_hook *hook)
+/* Inserts hook at the chain's position first (global hooks) or after the others. */
+static int add_hook(struct crest_app *app, const struct crest_hook *hook, bool first)
 {
     if (!hook || (!hook->before && !hook->after))
         return -EINVAL;
@@ -181,14 +182,25 @@ CREST_API int crest_app_add_hook(struct crest_app *app, const struct crest_hook 
     }
     bool global = !hook->prefix && !hook->tag;
     if (global) { /* kept first, in their order: position k of the chain is the k-th of them */
-        memmove(&app->hooks[app->n_global + 1], &app->hooks[app->n_global],
-                (app->n_hooks - app->n_global) * sizeof(*app->hooks));
-        app->hooks[app->n_global++] = *hook;
+        uint16_t at = first ? 0 : app->n_global;
+        memmove(&app->hooks[at + 1], &app->hooks[at], (app->n_hooks - at) * sizeof(*app->hooks));
+        app->hooks[at] = *hook;
+        app->n_global++;
     } else {
         app->hooks[app->n_hooks] = *hook;
     }
     app->n_hooks++;
     return 0;
+}
+
+CREST_API int crest_app_add_hook(struct crest_app *app, const struct crest_hook *hook)
+{
+    return add_hook(app, hook, false);
+}
+
+int app_hook_add_first(struct crest_app *app, const struct crest_hook *hook)
+{
+    return add_hook(app, hook, true);
 }
 
 static bool applies(const struct crest_hook *h, const struct route *route)

@@ -65,6 +65,11 @@ int app_workers_start(struct crest_app *app, unsigned n, struct crest_loop *cons
                       void **data, char *err);
 void app_workers_stop(struct crest_app *app, unsigned n, void **data);
 
+/* crest_app_add_hook for a hook without prefix or tag that must run before every other (the
+ * trusted proxies' hook: whoever limits or logs by client must see the client it names). 0,
+ * -EINVAL, -ENOMEM. */
+int app_hook_add_first(struct crest_app *app, const struct crest_hook *hook);
+
 struct route;
 /* The hook at position pos of a request's chain: the global hooks, then (route not NULL) the app
  * hooks whose prefix or tag the route has, then the route's own; NULL past the end. */

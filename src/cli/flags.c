@@ -22,6 +22,7 @@ enum value_kind {
     V_LOG_FORMAT, /* text | json */
     V_OFF_SWITCH, /* on | off, stored as "off" (a bool that defaults to false) */
     V_SWITCH,     /* takes no value */
+    V_RATE,       /* N/s, N/m or N: requests per second, as a double */
 };
 
 struct flag {
@@ -81,6 +82,21 @@ static const struct flag flags[] = {
      "CORS: cookies and Authorization may go with cross-origin requests"},
     {"--static", V_STRING, OPT(static_dir),
      "serve the files below DIR at /static/... (ETag, ranges, sendfile; env CREST_STATIC)"},
+    /* built-in middleware (issue 16), uvicorn's names where it has them */
+    {"--gzip-min-size", V_BYTES, OPT(gzip_min_size),
+     "gzip response bodies of at least BYTES when the client accepts it (default off; env "
+     "CREST_GZIP_MIN_SIZE)"},
+    {"--rate-limit", V_RATE, OPT(rate_limit),
+     "at most N/s requests per client address (or N/m), 429 past it (default off; env "
+     "CREST_RATE_LIMIT)"},
+    {"--proxy-headers", V_SWITCH, OPT(proxy_headers),
+     "take the client from Forwarded / X-Forwarded-For sent by --forwarded-allow-ips (env "
+     "CREST_PROXY_HEADERS=1)"},
+    {"--forwarded-allow-ips", V_STRING, OPT(forwarded_allow_ips),
+     "proxies trusted with --proxy-headers: IPs, CIDRs or * (default 127.0.0.1; env "
+     "FORWARDED_ALLOW_IPS)"},
+    {"--request-id", V_SWITCH, OPT(request_id),
+     "keep the client's X-Request-ID (or make one), echo it, log it (default off)"},
 };
 
 void cli_usage(FILE *out)
@@ -156,6 +172,26 @@ static int parse_interval(const char *s, uint32_t *ms)
     return parse_seconds(num, ms);
 }
 
+/* "100/s", "600/m" or "100": requests per second, > 0 and at most a million. */
+static int parse_rate(const char *s, double *out)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v <= 0)
+        return -EINVAL;
+    if (strcmp(end, "/m") == 0 || strcmp(end, "/min") == 0)
+        v /= 60;
+    else if (*end && strcmp(end, "/s") != 0)
+        return -EINVAL;
+    if (v > 1e6)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 static int set_value(const struct flag *f, const char *value, struct cli_options *opts)
 {
     char *field = (char *)opts + f->offset;
@@ -214,6 +250,8 @@ static int set_value(const struct flag *f, const char *value, struct cli_options
     case V_SWITCH:
         *(bool *)field = true;
         return 0;
+    case V_RATE:
+        return parse_rate(value, (double *)field);
     }
     return -EINVAL;
 }
@@ -239,12 +277,24 @@ static int apply_env(struct cli_options *opts, char *err)
                 {"CREST_DEBUG_TOKEN", "--debug-token"},
                 {"DATABASE_URL", "--db"},
                 {"CREST_STATIC", "--static"},
-                {"CREST_CORS_ALLOW_ORIGINS", "--cors-allow-origins"}};
+                {"CREST_CORS_ALLOW_ORIGINS", "--cors-allow-origins"},
+                {"CREST_GZIP_MIN_SIZE", "--gzip-min-size"},
+                {"CREST_RATE_LIMIT", "--rate-limit"},
+                {"FORWARDED_ALLOW_IPS", "--forwarded-allow-ips"},
+                {"CREST_PROXY_HEADERS", "--proxy-headers"}};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
+        const struct flag *f = find_flag(vars[i].flag, strlen(vars[i].flag));
         if (!v)
             continue;
-        if (set_value(find_flag(vars[i].flag, strlen(vars[i].flag)), v, opts)) {
+        if (f->kind == V_SWITCH && strcmp(v, "1") != 0 && strcmp(v, "true") != 0) {
+            if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || !*v)
+                continue; /* a switch set to off in the environment */
+            snprintf(err, CREST_ERR_LEN, "crest: invalid value for environment variable %s: '%s'",
+                     vars[i].env, v);
+            return -EINVAL;
+        }
+        if (set_value(f, v, opts)) {
             snprintf(err, CREST_ERR_LEN, "crest: invalid value for environment variable %s: '%s'",
                      vars[i].env, v);
             return -EINVAL;

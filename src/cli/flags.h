@@ -18,6 +18,13 @@ struct cli_options {
     const char *static_dir;     /* served at /static (crest_app_add_static), or NULL */
     const char *cors_origins;   /* comma-separated, or "*": CORS on (crest_app_add_cors) */
     bool cors_credentials;
+    /* built-in middleware (issue 16): compression, rate limit, proxies, request IDs */
+    uint32_t gzip_min_size; /* --gzip-min-size: gzip on for bodies of at least this; 0 off */
+    double rate_limit;      /* --rate-limit: requests per second per client; 0 off */
+    const char
+        *forwarded_allow_ips; /* --forwarded-allow-ips: trusted proxies (default 127.0.0.1) */
+    bool proxy_headers;       /* --proxy-headers: believe them (crest_app_trust_proxies) */
+    bool request_id;          /* --request-id: X-Request-ID kept or made, echoed, logged */
 };
 
 enum cli_command {
@@ -28,7 +35,8 @@ enum cli_command {
 };
 
 /* Parses argv (and HOST, PORT, CREST_WORKERS, CREST_MEMORY_LIMIT, CREST_DEBUG_TOKEN,
- * DATABASE_URL; flags win) into opts, over the defaults of each part. On a bad flag or value,
+ * DATABASE_URL, CREST_GZIP_MIN_SIZE, CREST_RATE_LIMIT, FORWARDED_ALLOW_IPS, CREST_PROXY_HEADERS;
+ * flags win) into opts, over the defaults of each part. On a bad flag or value,
  * writes one line naming it into err and returns -EINVAL (the caller exits 2). */
 int cli_parse(int argc, char **argv, struct cli_options *opts, enum cli_command *cmd, char *err);
 

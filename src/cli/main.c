@@ -45,6 +45,36 @@ static int add_cors(struct crest_app *app, const struct cli_options *opts)
     return crest_app_add_cors(app, &cors);
 }
 
+/* The built-in middleware the flags ask for (issue 16), in the order their hooks must see a
+ * request: the proxies' client (crest_app_trust_proxies runs first whatever the order), the
+ * request ID, the rate limit (before routing), compression on the way out. */
+static int add_middleware(struct crest_app *app, const struct cli_options *opts, char *err)
+{
+    int rc = 0;
+    const char *what = NULL;
+
+    if (opts->proxy_headers || opts->forwarded_allow_ips) {
+        const char *ips = opts->forwarded_allow_ips ? opts->forwarded_allow_ips : "127.0.0.1";
+        if ((rc = crest_app_trust_proxies(app, ips)) != 0)
+            what = "--forwarded-allow-ips";
+    }
+    if (!rc && opts->request_id && (rc = crest_app_add_request_id(app)) != 0)
+        what = "--request-id";
+    if (!rc && opts->rate_limit > 0) {
+        const struct crest_rate_limit limit = {.rate_per_s = opts->rate_limit};
+        if ((rc = crest_app_add_rate_limit(app, &limit)) != 0)
+            what = "--rate-limit";
+    }
+    if (!rc && opts->gzip_min_size) {
+        const struct crest_gzip gzip = {.min_size_bytes = opts->gzip_min_size};
+        if ((rc = crest_app_add_gzip(app, &gzip)) != 0)
+            what = "--gzip-min-size";
+    }
+    if (rc)
+        snprintf(err, CREST_ERR_LEN, "crest: %s: %s", what, strerror(-rc));
+    return rc;
+}
+
 static struct crest_app *build_app(const struct cli_options *opts, char *err)
 {
     int rc;
@@ -69,6 +99,10 @@ static struct crest_app *build_app(const struct cli_options *opts, char *err)
     }
     if (opts->cors_origins && (rc = add_cors(app, opts)) != 0) {
         snprintf(err, CREST_ERR_LEN, "crest: --cors-allow-origins: %s", strerror(-rc));
+        crest_app_free(app);
+        return NULL;
+    }
+    if (add_middleware(app, opts, err) != 0) {
         crest_app_free(app);
         return NULL;
     }

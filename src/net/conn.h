@@ -93,6 +93,8 @@ static_assert(sizeof(struct net_conn) == 32, "an idle connection costs 32 bytes:
 struct net_transport {
     /* Whether c's peer is this host: what routes only local clients may see ask. */
     bool (*from_loopback)(const struct net_worker *w, const struct net_conn *c);
+    /* The peer's address as text (net_conn_peer_name); NULL: the transport has none. */
+    size_t (*peer_name)(const struct net_worker *w, const struct net_conn *c, char *out);
 };
 
 /* The upper layer (http) plugs in through this table, as Redis's networking hands ae.c its

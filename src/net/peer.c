@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 
 static bool socket_from_loopback(const struct net_worker *w, const struct net_conn *c)
@@ -28,9 +29,52 @@ static bool socket_from_loopback(const struct net_worker *w, const struct net_co
     return false;
 }
 
-const struct net_transport net_socket_transport = {.from_loopback = socket_from_loopback};
+static size_t socket_peer_name(const struct net_worker *w, const struct net_conn *c, char *out)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof(ss);
+    const void *addr;
+    int family;
+
+    (void)w;
+    out[0] = '\0';
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    family = ss.ss_family;
+    if (family == AF_INET) {
+        addr = &((const struct sockaddr_in *)&ss)->sin_addr;
+    } else if (family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+        addr = a;
+        if (IN6_IS_ADDR_V4MAPPED(a)) { /* a dual-stack listener's IPv4 client: say it as such */
+            family = AF_INET;
+            addr = &a->s6_addr[12];
+        }
+    } else {
+        return 0;
+    }
+    if (!inet_ntop(family, addr, out, NET_PEER_NAME_LEN))
+        return 0;
+    return strlen(out);
+}
+
+const struct net_transport net_socket_transport = {.from_loopback = socket_from_loopback,
+                                                   .peer_name = socket_peer_name};
 
 bool net_conn_from_loopback(const struct net_worker *w, const struct net_conn *c)
 {
     return w->transport->from_loopback(w, c);
+}
+
+size_t net_conn_peer_name(const struct net_worker *w, const struct net_conn *c,
+                          char out[NET_PEER_NAME_LEN])
+{
+    if (w->transport->peer_name)
+        return w->transport->peer_name(w, c, out);
+    if (w->transport->from_loopback(w, c)) {
+        memcpy(out, "127.0.0.1", 10);
+        return 9;
+    }
+    out[0] = '\0';
+    return 0;
 }

@@ -6,6 +6,7 @@
 #include "ops/ops.h"
 
 #include "net/worker.h"
+#include "req/req.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,9 +14,11 @@
 #include <unistd.h>
 
 enum {
-    LINE_BYTES = 1280, /* fits the longest line the bounds below allow (< PIPE_BUF) */
+    LINE_BYTES = 1800, /* fits the longest line the bounds below allow (< PIPE_BUF) */
     PATH_SHOWN = 256,  /* longer paths are cut, with "..." */
     METHOD_SHOWN = 24, /* the method token as sent (unknown methods too) */
+    CLIENT_SHOWN = 46, /* an address as inet_ntop writes it */
+    ID_SHOWN = 128,    /* mw/request_id.c's longest */
 };
 
 uint8_t ops_access_log_mode;
@@ -49,9 +52,25 @@ static size_t put_escaped(char *out, size_t cap, const char *s, size_t len, bool
     return n;
 }
 
+/* The client (behind trusted proxies, the one they name: mw/proxy.c) and the request's ID, both
+ * already checked text (an address crest printed, an ID mw/request_id.c validated), escaped all
+ * the same. */
+static void client_and_id(const struct http_request *hreq, char *client, size_t client_cap,
+                          char *id, size_t id_cap)
+{
+    struct crest_req *req = (struct crest_req *)hreq; /* the app's request embeds it first */
+    struct crest_str c = crest_req_client(req);
+    struct crest_str rid = req->request_id;
+    size_t id_len = rid.len < ID_SHOWN ? rid.len : ID_SHOWN;
+
+    put_escaped(client, client_cap, c.len ? c.ptr : "-", c.len ? c.len : 1, false);
+    put_escaped(id, id_cap, rid.ptr ? rid.ptr : "", rid.ptr ? id_len : 0, false);
+}
+
 static size_t format_line(char *line, const struct http_request *req, uint64_t duration_us)
 {
     char method[METHOD_SHOWN * 3 + 4], path[PATH_SHOWN * 3 + 4];
+    char client[CLIENT_SHOWN * 3 + 4], id[ID_SHOWN * 3 + 4];
     const struct http_parser *p = req->parser;
     size_t method_len = p->method_len < METHOD_SHOWN ? p->method_len : METHOD_SHOWN;
     size_t path_len = req->path.len < PATH_SHOWN ? req->path.len : PATH_SHOWN;
@@ -61,14 +80,16 @@ static size_t format_line(char *line, const struct http_request *req, uint64_t d
 
     put_escaped(method, sizeof(method), req->buf + p->skip, method_len, false);
     put_escaped(path, sizeof(path), req->path.ptr, path_len, req->path.len > PATH_SHOWN);
+    client_and_id(req, client, sizeof(client), id, sizeof(id));
     if (ops_access_log_mode == OPS_ACCESS_LOG_JSON)
         n = snprintf(line, LINE_BYTES,
-                     "{\"ts\":%lld,\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
-                     "\"duration_ms\":%.3f,\"bytes\":%zu}\n",
-                     (long long)req->worker->loop.now_sec, method, path, req->status, ms, bytes);
+                     "{\"ts\":%lld,\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+                     "\"status\":%u,\"duration_ms\":%.3f,\"bytes\":%zu%s%s%s}\n",
+                     (long long)req->worker->loop.now_sec, client, method, path, req->status, ms,
+                     bytes, *id ? ",\"request_id\":\"" : "", id, *id ? "\"" : "");
     else
-        n = snprintf(line, LINE_BYTES, "[access] %s %s %u %.3fms %zuB\n", method, path, req->status,
-                     ms, bytes);
+        n = snprintf(line, LINE_BYTES, "[access] %s %s %s %u %.3fms %zuB%s%s\n", client, method,
+                     path, req->status, ms, bytes, *id ? " id=" : "", id);
     if (n < 0)
         return 0;
     if (n >= LINE_BYTES) { /* cannot happen with the bounds above; keep the line a line */

@@ -3,7 +3,6 @@
  * present it; everyone else gets the router's own 404, so the routes look absent. The access check
  * runs before anything else (query parsing included), so a refused client learns nothing. */
 #include "app/app.h"
-#include "net/peer.h"
 #include "obs/memory.h"
 #include "obs/stats.h"
 #include "req/req.h"
@@ -40,7 +39,7 @@ static bool bearer_matches(struct crest_str auth, const char *token)
 static bool allowed(struct crest_req *req, const char *token)
 {
     bool ok = token ? bearer_matches(crest_req_header(req, "Authorization"), token)
-                    : net_conn_from_loopback(req->http.worker, req->http.conn);
+                    : req_request_from_loopback(req); /* behind trusted proxies: the client */
     if (!ok && crest_res_error(req, 404, "Not Found") != 0)
         req_response_oom(req);
     return ok;

@@ -44,6 +44,10 @@ struct crest_req {
     bool in_hook;            /* a before hook is running (crest_req_next then only marks) */
     bool next_called;        /* crest_req_next came during the hook: go on when it returns */
     struct crest_json *json; /* the body writer, once crest_res_json was called */
+    /* The client's address: set by the trusted-proxies hook (mw/proxy.c) from Forwarded or
+     * X-Forwarded-For, else read from the peer at the first crest_req_client (arena text). */
+    struct crest_str client;
+    struct crest_str request_id; /* set by the request-ID hook (mw/request_id.c), or {NULL, 0} */
     const struct crest_json_value *body_json; /* validated body, when the route has a schema */
     uint8_t n_values;
     struct req_value values[REQ_MAX_VALUES];
@@ -55,6 +59,10 @@ unsigned req_request_worker_id(const struct crest_req *req);
 /* req/query.c: a query parameter's value decoded as FastAPI reads it (malformed escapes kept as
  * sent). 0, -ENOENT, -ENOMEM. */
 int req_query_param(struct crest_req *req, const char *name, struct crest_str *out);
+
+/* req/request.c: whether the client (crest_req_client: behind trusted proxies, the address they
+ * name) is this host: 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
+bool req_request_from_loopback(struct crest_req *req);
 
 /* req/response.c: answers 503 for memory refused (the budget or malloc), with Retry-After and a
  * close. */

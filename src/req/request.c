@@ -5,7 +5,10 @@
 
 #include "http/parse.h"
 #include "mem/mem.h"
+#include "net/peer.h"
 #include "net/worker.h"
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <string.h>
@@ -42,6 +45,46 @@ CREST_API struct crest_str crest_req_header(const struct crest_req *req, const c
             return (struct crest_str){req->http.buf + h->value_off, h->value_len};
     }
     return (struct crest_str){NULL, 0};
+}
+
+CREST_API struct crest_str crest_req_client(struct crest_req *req)
+{
+    char name[NET_PEER_NAME_LEN];
+
+    if (req->client.ptr)
+        return req->client;
+    size_t n = net_conn_peer_name(req->http.worker, req->http.conn, name);
+    char *copy = n ? mem_arena_alloc(req->http.arena, n + 1) : NULL;
+    if (!copy)
+        return (struct crest_str){"", 0}; /* unknown (or no memory): never NULL */
+    memcpy(copy, name, n + 1);
+    req->client = (struct crest_str){copy, n};
+    return req->client;
+}
+
+bool req_request_from_loopback(struct crest_req *req)
+{
+    char text[NET_PEER_NAME_LEN];
+    unsigned char a[16];
+
+    if (!req->client.ptr) /* no proxy named another client: ask the socket, no copy */
+        return net_conn_from_loopback(req->http.worker, req->http.conn);
+    if (req->client.len >= sizeof(text))
+        return false;
+    memcpy(text, req->client.ptr, req->client.len);
+    text[req->client.len] = '\0';
+    if (inet_pton(AF_INET, text, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, text, a) != 1)
+        return false;
+    static const unsigned char loop6[16] = {[15] = 1};
+    static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+    return memcmp(a, loop6, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+}
+
+CREST_API struct crest_str crest_req_id(const struct crest_req *req)
+{
+    return req->request_id;
 }
 
 CREST_API struct crest_str crest_req_body(const struct crest_req *req)

@@ -12,7 +12,7 @@ import pytest
 from conftest import CREST_BIN, Conn, clean_env, free_port, run_crest
 
 TAG_NAMES = {"conn", "io", "out", "body", "arena", "json", "router", "app", "timer", "loop",
-             "sqlite", "db", "metrics", "log", "test"}
+             "sqlite", "db", "metrics", "log", "gzip", "ratelimit", "test"}
 
 
 def call(srv, method, path, body=None, headers=""):
@@ -282,12 +282,12 @@ def test_access_log_text_line_per_request(start_crest):
     assert call(srv, "GET", "/json").status == 200
     assert call(srv, "GET", "/nowhere?q=1").status == 404
     assert call(srv, "HEAD", "/json").status == 200
-    lines = wait_for(srv.stdout, lambda s: s.startswith("[access] HEAD"))
+    lines = wait_for(srv.stdout, lambda s: s.startswith("[access] 127.0.0.1 HEAD"))
     assert lines, srv.stdout
     log = [s for s in srv.stdout if s.startswith("[access]")]
-    assert re.fullmatch(r"\[access\] GET /json 200 \d+\.\d{3}ms 27B", log[0]), log
-    assert re.fullmatch(r"\[access\] GET /nowhere 404 \d+\.\d{3}ms 22B", log[1]), log
-    assert re.fullmatch(r"\[access\] HEAD /json 200 \d+\.\d{3}ms 0B", log[2]), log
+    assert re.fullmatch(r"\[access\] 127\.0\.0\.1 GET /json 200 \d+\.\d{3}ms 27B", log[0]), log
+    assert re.fullmatch(r"\[access\] 127\.0\.0\.1 GET /nowhere 404 \d+\.\d{3}ms 22B", log[1]), log
+    assert re.fullmatch(r"\[access\] 127\.0\.0\.1 HEAD /json 200 \d+\.\d{3}ms 0B", log[2]), log
 
 
 def test_access_log_json_lines_parse(start_crest):
@@ -298,6 +298,7 @@ def test_access_log_json_lines_parse(start_crest):
     records = [json.loads(s) for s in srv.stdout if s.startswith("{")]
     assert len(records) == 2
     assert records[0]["method"] == "POST" and records[0]["path"] == "/items"
+    assert records[0]["client"] == "127.0.0.1" and "request_id" not in records[0]
     assert records[0]["status"] == 201 and records[0]["bytes"] > 0
     assert isinstance(records[0]["duration_ms"], float) and records[0]["duration_ms"] >= 0
     assert records[0]["ts"] == pytest.approx(time.time(), abs=60)
