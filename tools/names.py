@@ -19,6 +19,7 @@ PUBLIC = [
     ("crest_app_add_docs_routes", "openapi/docs.c"),
     ("crest_app_add_static", "app/static.c"),
     ("crest_app_add_cors", "mw/cors.c"),
+    ("crest_app_add_db", "db/db.c"),
     ("crest_app_add_gzip", "mw/gzip.c"),
     ("crest_app_add_rate_limit", "mw/rate.c"),
     ("crest_app_trust_proxies", "mw/proxy.c"),

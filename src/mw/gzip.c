@@ -136,7 +136,7 @@ static void gzip_free(struct app_part *part)
     mem_free(MEM_APP, g, sizeof(*g));
 }
 
-static const struct app_part_ops gzip_ops = {NULL, gzip_free};
+static const struct app_part_ops gzip_ops = {.free = gzip_free};
 
 static void *gzip_malloc(size_t n)
 {

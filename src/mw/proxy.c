@@ -221,7 +221,7 @@ static void proxy_free(struct app_part *part)
     mem_free(MEM_APP, part, sizeof(struct proxy));
 }
 
-static const struct app_part_ops proxy_ops = {NULL, proxy_free};
+static const struct app_part_ops proxy_ops = {.free = proxy_free};
 
 /* The value of the header named name when it appears once; {NULL, 0} when absent, and *twice
  * set when repeated (a second field line could be the client's own: believe neither). */

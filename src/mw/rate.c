@@ -146,7 +146,7 @@ static void rate_free(struct app_part *part)
     mem_free(MEM_APP, r, sizeof(*r));
 }
 
-static const struct app_part_ops rate_ops = {NULL, rate_free};
+static const struct app_part_ops rate_ops = {.free = rate_free};
 
 static uint32_t seconds(uint32_t ms)
 {

@@ -76,7 +76,7 @@ static void request_id_free(struct app_part *part)
     mem_free(MEM_APP, part, sizeof(struct request_id));
 }
 
-static const struct app_part_ops request_id_ops = {NULL, request_id_free};
+static const struct app_part_ops request_id_ops = {.free = request_id_free};
 
 static enum crest_hook_result assign(struct crest_req *req, void *ud)
 {
