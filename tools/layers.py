@@ -22,7 +22,7 @@ ORDER = [
     [("valid", "validation with pydantic's rules and vocabulary, the 422 problem list")],
     [("app", "an application: routes, parts, worker hooks; dispatch from request to handler")],
     [("openapi", "the OpenAPI 3.1 document, /docs and /redoc"),
-     ("mw", "built-in middleware on the app's hooks: CORS"),
+     ("mw", "built-in middleware on the app's hooks: CORS, security schemes"),
      ("ops", "built-in routes, /metrics, /debug/memory, access log, budget and memory log")],
     [("serve", "start-up: crest_serve and the in-process test client")],
     [("items", "the reference items service")],

@@ -53,6 +53,10 @@ struct crest_req {
  * sent). 0, -ENOENT, -ENOMEM. */
 int req_query_param(struct crest_req *req, const char *name, struct crest_str *out);
 
+/* req/cookie.c: the value of the cookie name in a Cookie header's text, quotes removed, pointing
+ * into it; {NULL, 0} when absent. */
+struct crest_str req_cookie_find(struct crest_str header, const char *name, size_t name_len);
+
 /* req/response.c: answers 503 for memory refused (the budget or malloc), with Retry-After and a
  * close. */
 void req_response_oom(struct crest_req *req);
