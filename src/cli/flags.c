@@ -81,6 +81,10 @@ static const struct flag flags[] = {
      "CORS: cookies and Authorization may go with cross-origin requests"},
     {"--static", V_STRING, OPT(static_dir),
      "serve the files below DIR at /static/... (ETag, ranges, sendfile; env CREST_STATIC)"},
+    /* authentication (issue 16) */
+    {"--api-key-file", V_STRING, OPT(api_key_file),
+     "item writes need Authorization: Bearer KEY, a line of PATH, read at start; reads stay "
+     "open (env CREST_API_KEY_FILE)"},
 };
 
 void cli_usage(FILE *out)
@@ -239,7 +243,8 @@ static int apply_env(struct cli_options *opts, char *err)
                 {"CREST_DEBUG_TOKEN", "--debug-token"},
                 {"DATABASE_URL", "--db"},
                 {"CREST_STATIC", "--static"},
-                {"CREST_CORS_ALLOW_ORIGINS", "--cors-allow-origins"}};
+                {"CREST_CORS_ALLOW_ORIGINS", "--cors-allow-origins"},
+                {"CREST_API_KEY_FILE", "--api-key-file"}};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
         if (!v)

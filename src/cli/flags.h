@@ -18,6 +18,7 @@ struct cli_options {
     const char *static_dir;     /* served at /static (crest_app_add_static), or NULL */
     const char *cors_origins;   /* comma-separated, or "*": CORS on (crest_app_add_cors) */
     bool cors_credentials;
+    const char *api_key_file; /* keys for item writes, one per line (cli/main.c reads it) */
 };
 
 enum cli_command {
