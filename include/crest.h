@@ -252,6 +252,12 @@ struct crest_schema {
 enum crest_param_in {
     CREST_IN_QUERY = 1,
     CREST_IN_PATH,
+    /* A header parameter: name is the header's name, matched without regard to case ("X-Token");
+     * the first field of that name is the value. 422 loc ["header", name], in: header. */
+    CREST_IN_HEADER,
+    /* A cookie of the Cookie header (name=value; ...); the first of that name is the value, its
+     * double quotes removed. 422 loc ["cookie", name], in: cookie. */
+    CREST_IN_COOKIE,
 };
 
 struct crest_param {
@@ -278,6 +284,9 @@ enum crest_handler_result {
 };
 
 typedef enum crest_handler_result (*crest_handler_fn)(struct crest_req *req, void *ud);
+
+struct crest_hook;
+struct crest_doc_response;
 
 /* A route declaration. The path template is made of static segments and parameters:
  * "{name}" (a string segment) or "{name:int}" (an integer, checked before the handler runs:
@@ -309,6 +318,21 @@ struct crest_route {
     /* The route's own hooks (its dependencies), after the app's that apply to it. */
     const struct crest_hook *hooks;
     size_t n_hooks;
+    /* The media type of a success body, for the OpenAPI document ("text/plain", "text/html",
+     * "application/octet-stream": a string schema, binary unless the type is text); NULL:
+     * application/json with the response schema. What the handler sends is its own choice. */
+    const char *response_type;
+    /* Other answers the route may give, for the OpenAPI document (FastAPI's responses=): 401,
+     * 403, 404, 409 ... each with its schema, {"detail": "..."} by default. */
+    const struct crest_doc_response *responses;
+    size_t n_responses;
+};
+
+/* One more documented answer of a route. */
+struct crest_doc_response {
+    int status;                        /* 400..599 */
+    const char *description;           /* NULL: the status's reason phrase ("Conflict") */
+    const struct crest_schema *schema; /* NULL: {"detail": string} (the HTTPError component) */
 };
 
 /* Hooks: behaviour written once around handlers (FastAPI's dependencies and middleware). A hook's
@@ -332,6 +356,7 @@ enum crest_hook_result {
 };
 typedef enum crest_hook_result (*crest_before_fn)(struct crest_req *req, void *ud);
 typedef void (*crest_after_fn)(struct crest_req *req, void *ud);
+struct crest_security;
 struct crest_hook {
     crest_before_fn before; /* NULL: none */
     crest_after_fn after;   /* NULL: none */
@@ -341,6 +366,10 @@ struct crest_hook {
      * routing. Borrowed: they must outlive the app. */
     const char *prefix;
     const char *tag;
+    /* A security hook (CREST_SECURITY_HOOK): the scheme it checks, which the OpenAPI document
+     * lists in components.securitySchemes and in the security of each operation the hook
+     * covers. NULL for other hooks. Borrowed: it must outlive the app. */
+    const struct crest_security *security;
 };
 /* Adds an app hook (copied). 0, -EINVAL (neither before nor after), -ENOMEM. */
 CREST_API CREST_MUST_CHECK int crest_app_add_hook(struct crest_app *app,
@@ -431,6 +460,83 @@ CREST_API CREST_MUST_CHECK int crest_app_trust_proxies(struct crest_app *app, co
  * to 128 characters of letters, digits and - _ . : + / = @, else a new random UUID (an invalid
  * one is replaced, never copied). crest_req_id reads it. 0, -EEXIST (called twice), -ENOMEM. */
 CREST_API CREST_MUST_CHECK int crest_app_add_request_id(struct crest_app *app);
+
+/* Security schemes (FastAPI's fastapi.security): a hook that finds the credential where the scheme
+ * says, checks it with the application's callback (or a list of keys), and answers for it, as a
+ * dependency of the routes it covers. It runs before validation, so an unauthenticated request
+ * with a bad body gets 401, not 422. Answers, as FastAPI answers since it moved from 403 to 401
+ * for missing credentials (fastapi PR #13786):
+ *   - no credential (no header, an empty key, "Bearer" with no token): 401
+ *     {"detail":"Not authenticated"} with WWW-Authenticate: Bearer, Basic realm="...", or APIKey;
+ *   - a malformed one (another scheme, bad base64, no colon in Basic, bytes outside RFC 6750's
+ *     token68, a credential over CREST_SECURITY_MAX_BYTES): 401
+ *     {"detail":"Invalid authentication credentials"}, same challenge, the callback not called;
+ *   - two Authorization fields: 400 {"detail":"Repeated Authorization header"};
+ *   - what the callback says otherwise (DENY: 401 as a malformed one; FORBID: 403
+ *     {"detail":"Not enough permissions"}).
+ * Nothing from the credential is ever copied into a response. */
+enum crest_security_kind {
+    CREST_SECURITY_API_KEY = 1, /* a key in a header, query parameter or cookie (APIKeyHeader...) */
+    CREST_SECURITY_HTTP_BEARER, /* Authorization: Bearer <token> (HTTPBearer) */
+    CREST_SECURITY_HTTP_BASIC,  /* Authorization: Basic base64(user:password) (HTTPBasic) */
+};
+enum { CREST_SECURITY_MAX_BYTES = 4096 }; /* the longest credential taken */
+
+/* The credential, borrowed from the request (valid while the request is). */
+struct crest_credentials {
+    uint8_t kind;              /* enum crest_security_kind */
+    struct crest_str token;    /* the API key or bearer token; Basic: {NULL, 0} */
+    struct crest_str username; /* Basic only: decoded, without the colon */
+    struct crest_str password;
+};
+
+enum crest_security_result {
+    CREST_SECURITY_ALLOW,  /* go on along the chain: the route's other hooks, validation, handler */
+    CREST_SECURITY_DENY,   /* 401 Invalid authentication credentials, with the challenge */
+    CREST_SECURITY_FORBID, /* 403 Not enough permissions: known, but not for this */
+    CREST_SECURITY_PENDING, /* the check will call crest_security_done (a database lookup) */
+};
+/* Checks a credential; it may attach what it learnt for the handler (crest_req_set). */
+typedef enum crest_security_result (*crest_security_check_fn)(struct crest_req *req,
+                                                              const struct crest_credentials *c,
+                                                              void *ud);
+
+struct crest_security {
+    uint8_t kind; /* enum crest_security_kind */
+    /* API key: where it is (CREST_IN_HEADER, CREST_IN_QUERY or CREST_IN_COOKIE) and its name
+     * ("X-API-Key", "api_key"). */
+    uint8_t in;
+    const char *param_name;
+    /* The scheme's name in components.securitySchemes; NULL: FastAPI's class name (APIKeyHeader,
+     * APIKeyQuery, APIKeyCookie, HTTPBearer, HTTPBasic). Schemes of one name must be the same. */
+    const char *scheme_name;
+    const char *description;   /* for the document, or NULL */
+    const char *realm;         /* Basic: WWW-Authenticate: Basic realm="<realm>"; NULL: Basic */
+    const char *bearer_format; /* Bearer: a hint for the document ("JWT"), or NULL */
+    /* The check: check(req, credentials, ud), or when check is NULL the built-in one: the token
+     * (Basic: "user:password") is allowed when equal to one of keys, compared in time that does
+     * not depend on where a key differs. */
+    crest_security_check_fn check;
+    void *ud;
+    const char *const *keys;
+    size_t n_keys;
+};
+
+/* The before hook of every scheme (ud: the struct crest_security). Use it through the macro, which
+ * also marks the hook for the OpenAPI document:
+ *     static const struct crest_security bearer = {.kind = CREST_SECURITY_HTTP_BEARER,
+ *                                                  .check = check_token};
+ *     static const struct crest_hook auth[] = {CREST_SECURITY_HOOK(&bearer)};
+ *     route.hooks = auth, route.n_hooks = 1;     (or crest_app_add_hook with a prefix or tag)
+ * The scheme is borrowed: it must outlive the app. */
+CREST_API enum crest_hook_result crest_security_before(struct crest_req *req, void *ud);
+#define CREST_SECURITY_HOOK(scheme)                                                   \
+    {                                                                                 \
+        .before = crest_security_before, .ud = (void *)(scheme), .security = (scheme) \
+    }
+/* Completes a check that returned CREST_SECURITY_PENDING, once, from the worker running req:
+ * ALLOW resumes the chain, DENY and FORBID answer 401 or 403 and finish the request. */
+CREST_API void crest_security_done(struct crest_req *req, enum crest_security_result result);
 
 /* Creates an application with no routes; title and version describe it (OpenAPI, --version).
  * Returns NULL when out of memory. */
@@ -529,6 +635,10 @@ CREST_API struct crest_str crest_req_header(const struct crest_req *req, const c
 CREST_API struct crest_str crest_req_client(struct crest_req *req);
 /* The request's ID (crest_app_add_request_id), or {NULL, 0} without that hook. */
 CREST_API struct crest_str crest_req_id(const struct crest_req *req);
+
+/* The value of the cookie named name in the request's Cookie header (name=value; ...), without
+ * surrounding double quotes; {NULL, 0} when absent. Names are compared exactly. */
+CREST_API struct crest_str crest_req_cookie(const struct crest_req *req, const char *name);
 /* The request body (de-chunked), or {NULL, 0} when there is none. */
 CREST_API struct crest_str crest_req_body(const struct crest_req *req);
 

@@ -23,7 +23,7 @@ ORDER = [
     [("app", "an application: routes, parts, worker hooks; dispatch from request to handler")],
     [("openapi", "the OpenAPI 3.1 document, /docs and /redoc"),
      ("db", "the application's databases: SQLite (writer thread) and PostgreSQL (in the loop)"),
-     ("mw", "built-in middleware on the app's hooks: CORS, gzip, rate limit, proxies, request IDs"),
+     ("mw", "built-in middleware: CORS, security schemes, gzip, rate limits, proxies, request IDs"),
      ("ops", "built-in routes, /metrics, /debug/memory, access log, budget and memory log")],
     [("serve", "start-up: crest_serve and the in-process test client")],
     [("items", "the reference items service")],

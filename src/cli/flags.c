@@ -97,6 +97,10 @@ static const struct flag flags[] = {
      "FORWARDED_ALLOW_IPS)"},
     {"--request-id", V_SWITCH, OPT(request_id),
      "keep the client's X-Request-ID (or make one), echo it, log it (default off)"},
+    /* authentication (issue 16) */
+    {"--api-key-file", V_STRING, OPT(api_key_file),
+     "item writes need Authorization: Bearer KEY, a line of PATH, read at start; reads stay "
+     "open (env CREST_API_KEY_FILE)"},
 };
 
 void cli_usage(FILE *out)
@@ -281,7 +285,8 @@ static int apply_env(struct cli_options *opts, char *err)
                 {"CREST_GZIP_MIN_SIZE", "--gzip-min-size"},
                 {"CREST_RATE_LIMIT", "--rate-limit"},
                 {"FORWARDED_ALLOW_IPS", "--forwarded-allow-ips"},
-                {"CREST_PROXY_HEADERS", "--proxy-headers"}};
+                {"CREST_PROXY_HEADERS", "--proxy-headers"},
+                {"CREST_API_KEY_FILE", "--api-key-file"}};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
         const struct flag *f = find_flag(vars[i].flag, strlen(vars[i].flag));

@@ -25,6 +25,7 @@ struct cli_options {
         *forwarded_allow_ips; /* --forwarded-allow-ips: trusted proxies (default 127.0.0.1) */
     bool proxy_headers;       /* --proxy-headers: believe them (crest_app_trust_proxies) */
     bool request_id;          /* --request-id: X-Request-ID kept or made, echoed, logged */
+    const char *api_key_file; /* keys for item writes, one per line (cli/main.c reads it) */
 };
 
 enum cli_command {

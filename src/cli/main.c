@@ -75,7 +75,60 @@ static int add_middleware(struct crest_app *app, const struct cli_options *opts,
     return rc;
 }
 
-static struct crest_app *build_app(const struct cli_options *opts, char *err)
+/* --api-key-file: one key per line (blank lines skipped, a trailing CR dropped), each a Bearer
+ * token (RFC 6750 2.1's characters, since no other could ever match), read once at start into
+ * static storage that lives as long as the process. A missing, unreadable or empty file, or a
+ * line that is no token, fails start-up with a sentence naming it. */
+static int load_api_keys(struct cli_options *opts, char *err)
+{
+    enum { MAX_KEYS = 256, MAX_FILE_BYTES = 64 * 1024 };
+    static char text[MAX_FILE_BYTES + 1];
+    static const char *keys[MAX_KEYS];
+    const char *path = opts->api_key_file;
+    size_t n_keys = 0, len;
+    unsigned line = 0;
+    FILE *f = fopen(path, "r");
+
+    if (!f) {
+        int e = errno;
+        snprintf(err, CREST_ERR_LEN, "--api-key-file %s: %s", path, strerror(e));
+        return -e;
+    }
+    len = fread(text, 1, MAX_FILE_BYTES + 1, f);
+    fclose(f);
+    if (len > MAX_FILE_BYTES) {
+        snprintf(err, CREST_ERR_LEN, "--api-key-file %s: larger than 64 KiB", path);
+        return -EFBIG;
+    }
+    text[len] = '\0';
+    for (char *save = NULL, *k = strtok_r(text, "\n", &save); k; k = strtok_r(NULL, "\n", &save)) {
+        size_t n = strlen(k);
+        line++;
+        while (n && (k[n - 1] == '\r' || k[n - 1] == ' ' || k[n - 1] == '\t'))
+            k[--n] = '\0';
+        if (!n)
+            continue;
+        if (strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") !=
+                n ||
+            n > CREST_SECURITY_MAX_BYTES || n_keys == MAX_KEYS) {
+            snprintf(err, CREST_ERR_LEN,
+                     "--api-key-file %s: line %u is not a bearer token (letters, digits, "
+                     "-._~+/= only, at most 4096 bytes; at most 256 keys)",
+                     path, line);
+            return -EINVAL;
+        }
+        keys[n_keys++] = k;
+    }
+    if (!n_keys) {
+        snprintf(err, CREST_ERR_LEN, "--api-key-file %s: no key in the file", path);
+        return -EINVAL;
+    }
+    opts->items.api_keys = keys;
+    opts->items.n_api_keys = n_keys;
+    return 0;
+}
+
+static struct crest_app *build_app(struct cli_options *opts, char *err)
 {
     int rc;
     struct crest_app *app = crest_app_new("crest items API", CREST_VERSION);
@@ -90,6 +143,10 @@ static struct crest_app *build_app(const struct cli_options *opts, char *err)
     }
     if (crest_app_add_debug_routes(app, opts->debug_token) != 0) {
         snprintf(err, CREST_ERR_LEN, "cannot declare the /debug routes");
+        crest_app_free(app);
+        return NULL;
+    }
+    if (opts->api_key_file && load_api_keys(opts, err) != 0) {
         crest_app_free(app);
         return NULL;
     }

@@ -362,7 +362,7 @@ void items_config_defaults(struct items_config *cfg)
     cfg->timeout_ms = 5000;
 }
 
-int items_install(struct crest_app *app, const struct items_config *cfg, char err[CREST_ERR_LEN])
+int items_install(struct crest_app *app, struct items_config *cfg, char err[CREST_ERR_LEN])
 {
     static const struct crest_route routes[] = {
         {.method = "POST",
@@ -409,8 +409,18 @@ int items_install(struct crest_app *app, const struct items_config *cfg, char er
          .summary = "Delete an item",
          .tag = "items"},
     };
+    cfg->auth = (struct crest_security){.kind = CREST_SECURITY_HTTP_BEARER,
+                                        .keys = cfg->api_keys,
+                                        .n_keys = cfg->n_api_keys,
+                                        .description = "One of the keys of crest --api-key-file"};
+    cfg->auth_hooks[0] = (struct crest_hook)CREST_SECURITY_HOOK(&cfg->auth);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int rc = crest_app_add_route(app, &routes[i], err);
+        struct crest_route route = routes[i];
+        if (cfg->n_api_keys && strcmp(route.method, "GET") != 0) { /* writes */
+            route.hooks = cfg->auth_hooks; /* the document then lists its 401 */
+            route.n_hooks = 1;
+        }
+        int rc = crest_app_add_route(app, &route, err);
         if (rc)
             return rc;
     }

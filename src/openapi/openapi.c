@@ -6,6 +6,7 @@
 #include "openapi/openapi.h"
 
 #include "app/app.h"
+#include "http/status.h"
 #include "mem/arena.h"
 #include "mem/mem.h"
 #include "json/json.h"
@@ -419,6 +420,20 @@ static const struct crest_param *declared(const struct route *r, const char *nam
     return NULL;
 }
 
+static const char *in_name(uint8_t in)
+{
+    switch (in) {
+    case CREST_IN_PATH:
+        return "path";
+    case CREST_IN_HEADER:
+        return "header";
+    case CREST_IN_COOKIE:
+        return "cookie";
+    default:
+        return "query";
+    }
+}
+
 /* One entry of "parameters"; d (may be NULL) adds limits, default and description. */
 static void parameter(struct render *rd, const char *name, uint8_t in, uint8_t type, bool required,
                       const struct crest_param *d)
@@ -426,7 +441,7 @@ static void parameter(struct render *rd, const char *name, uint8_t in, uint8_t t
     struct crest_json *j = rd->j;
     crest_json_object_begin(j);
     key_str(j, "name", name);
-    key_str(j, "in", in == CREST_IN_PATH ? "path" : "query");
+    key_str(j, "in", in_name(in));
     crest_json_key(j, "required");
     crest_json_bool(j, required);
     if (d && d->description)
@@ -445,15 +460,17 @@ static void parameter(struct render *rd, const char *name, uint8_t in, uint8_t t
     crest_json_object_end(j);
 }
 
-/* Path parameters in template order (typed by the template), then query parameters. */
+/* Path parameters in template order (typed by the template), then query, header and cookie
+ * parameters, as FastAPI lists them. */
 static void parameters(struct render *rd, const struct route *r)
 {
+    static const uint8_t places[] = {CREST_IN_QUERY, CREST_IN_HEADER, CREST_IN_COOKIE};
     struct crest_json *j = rd->j;
-    bool any_query = false;
+    bool any_declared = false;
 
     for (size_t i = 0; i < r->def.n_params; i++)
-        any_query |= r->def.params[i].in == CREST_IN_QUERY;
-    if (!r->n_params && !any_query)
+        any_declared |= r->def.params[i].in != CREST_IN_PATH;
+    if (!r->n_params && !any_declared)
         return;
     crest_json_key(j, "parameters");
     crest_json_array_begin(j);
@@ -469,12 +486,75 @@ static void parameters(struct render *rd, const struct route *r)
                   seg->kind == ROUTE_SEG_INT ? CREST_TYPE_INTEGER : CREST_TYPE_STRING, true,
                   declared(r, seg->text, seg->len, CREST_IN_PATH));
     }
-    for (size_t i = 0; i < r->def.n_params; i++) {
-        const struct crest_param *d = &r->def.params[i];
-        if (d->in == CREST_IN_QUERY)
-            parameter(rd, d->name, CREST_IN_QUERY, d->type, d->required, d);
+    for (size_t k = 0; k < sizeof(places); k++) {
+        for (size_t i = 0; i < r->def.n_params; i++) {
+            const struct crest_param *d = &r->def.params[i];
+            if (d->in == places[k])
+                parameter(rd, d->name, d->in, d->type, d->required, d);
+        }
     }
     crest_json_array_end(j);
+}
+
+/* ---- security ---- */
+
+/* The scheme's name in components.securitySchemes: its own, or FastAPI's class name. */
+static const char *scheme_name(const struct crest_security *s)
+{
+    if (s->scheme_name)
+        return s->scheme_name;
+    switch (s->kind) {
+    case CREST_SECURITY_HTTP_BEARER:
+        return "HTTPBearer";
+    case CREST_SECURITY_HTTP_BASIC:
+        return "HTTPBasic";
+    default:
+        return s->in == CREST_IN_QUERY    ? "APIKeyQuery"
+               : s->in == CREST_IN_COOKIE ? "APIKeyCookie"
+                                          : "APIKeyHeader";
+    }
+}
+
+/* The security hook at position pos of the route's chain and after, or NULL; *pos moves past it. */
+static const struct crest_security *next_scheme(const struct crest_app *app, const struct route *r,
+                                                uint16_t *pos)
+{
+    const struct crest_hook *h;
+    while ((h = app_hook_at(app, r, (*pos)++)) != NULL)
+        if (h->security)
+            return h->security;
+    return NULL;
+}
+
+static bool secured(const struct crest_app *app, const struct route *r)
+{
+    uint16_t pos = 0;
+    return next_scheme(app, r, &pos) != NULL;
+}
+
+/* "security": [{"HTTPBearer": []}, ...]: one requirement per scheme guarding the route, as
+ * FastAPI lists its security dependencies. */
+static void security(struct render *rd, const struct route *r)
+{
+    struct crest_json *j = rd->j;
+    const struct crest_security *s;
+    uint16_t pos = 0;
+    bool any = false;
+
+    while ((s = next_scheme(rd->app, r, &pos)) != NULL) {
+        if (!any) {
+            crest_json_key(j, "security");
+            crest_json_array_begin(j);
+            any = true;
+        }
+        crest_json_object_begin(j);
+        crest_json_key(j, scheme_name(s));
+        crest_json_array_begin(j);
+        crest_json_array_end(j);
+        crest_json_object_end(j);
+    }
+    if (any)
+        crest_json_array_end(j);
 }
 
 /* {"description": ..., "content": {"application/json": {"schema": <ref to component>}}} */
@@ -495,6 +575,18 @@ static void error_response(struct crest_json *j, const char *status, const char 
     crest_json_object_end(j);
 }
 
+/* A body that is not JSON: text (FastAPI's PlainTextResponse and HTMLResponse say
+ * {"type": "string"}), or bytes (OpenAPI 3.1 4.8.14.3: binary content is a string of the media
+ * type; "format": "binary" is what Swagger UI reads to offer a download). */
+static void other_type_schema(struct crest_json *j, const char *type)
+{
+    crest_json_object_begin(j);
+    key_str(j, "type", "string");
+    if (strncasecmp(type, "text/", 5) != 0)
+        key_str(j, "format", "binary");
+    crest_json_object_end(j);
+}
+
 static void success_response(struct render *rd, const struct crest_route *def, int status)
 {
     struct crest_json *j = rd->j;
@@ -507,10 +599,12 @@ static void success_response(struct render *rd, const struct crest_route *def, i
     if (status >= 200 && status != 204 && status != 304) { /* RFC 9110 15.3.5: 204 has no body */
         crest_json_key(j, "content");
         crest_json_object_begin(j);
-        crest_json_key(j, "application/json");
+        crest_json_key(j, def->response_type ? def->response_type : "application/json");
         crest_json_object_begin(j);
         crest_json_key(j, "schema");
-        if (def->response && def->response_is_array) {
+        if (def->response_type) {
+            other_type_schema(j, def->response_type);
+        } else if (def->response && def->response_is_array) {
             crest_json_object_begin(j);
             key_str(j, "type", "array");
             crest_json_key(j, "items");
@@ -528,22 +622,80 @@ static void success_response(struct render *rd, const struct crest_route *def, i
     crest_json_object_end(j);
 }
 
-/* The success status, 404 where a path parameter may name nothing, 422 where crest validates,
- * and 503, which any request may get when memory is over the budget. */
+/* The response the route declares for status, or NULL. */
+static const struct crest_doc_response *declared_response(const struct crest_route *def, int status)
+{
+    for (size_t i = 0; i < def->n_responses; i++)
+        if (def->responses[i].status == status)
+            return &def->responses[i];
+    return NULL;
+}
+
+/* A declared response, {"detail": ...} unless it names a schema. */
+static void doc_response(struct render *rd, const struct crest_doc_response *d)
+{
+    struct crest_json *j = rd->j;
+    char code[16];
+    const char *reason = http_status_reason((unsigned)d->status);
+
+    snprintf(code, sizeof(code), "%d", d->status);
+    if (!d->schema) {
+        error_response(j, code, d->description ? d->description : reason, "HTTPError");
+        return;
+    }
+    crest_json_key(j, code);
+    crest_json_object_begin(j);
+    key_str(j, "description", d->description ? d->description : reason);
+    crest_json_key(j, "content");
+    crest_json_object_begin(j);
+    crest_json_key(j, "application/json");
+    crest_json_object_begin(j);
+    crest_json_key(j, "schema");
+    schema_use(rd, d->schema);
+    crest_json_object_end(j);
+    crest_json_object_end(j);
+    crest_json_object_end(j);
+}
+
+/* The statuses crest itself may answer for this route, in order, unless declared or the success
+ * one: 401 where a security hook guards it, 404 where a path parameter may name nothing, 422
+ * where crest validates, and 503, which any request may get when memory is over the budget. */
 static void responses(struct render *rd, const struct route *r)
 {
     struct crest_json *j = rd->j;
-    int status = r->def.status ? r->def.status : 200;
+    const struct crest_route *def = &r->def;
+    int status = def->status ? def->status : 200;
+    const struct {
+        int status;
+        bool on;
+        const char *description, *component;
+    } own[] = {
+        {401, secured(rd->app, r), "Not authenticated", "HTTPError"},
+        {404, r->n_params > 0, "Not Found", "HTTPError"},
+        {422, validates(r), "Validation Error", "HTTPValidationError"},
+        {503, true, "Service Unavailable (over the memory budget)", "HTTPError"},
+    };
+    size_t k = 0;
 
     crest_json_key(j, "responses");
     crest_json_object_begin(j);
-    success_response(rd, &r->def, status);
-    if (r->n_params && status != 404)
-        error_response(j, "404", "Not Found", "HTTPError");
-    if (validates(r) && status != 422)
-        error_response(j, "422", "Validation Error", "HTTPValidationError");
-    if (status != 503)
-        error_response(j, "503", "Service Unavailable (over the memory budget)", "HTTPError");
+    success_response(rd, def, status);
+    /* ascending, as FastAPI writes them: crest's own and the declared ones merged */
+    for (int code = 100; code < 600; code++) {
+        bool mine = k < sizeof(own) / sizeof(own[0]) && own[k].status == code;
+        size_t at = k;
+        k += mine;
+        if (code == status)
+            continue;
+        const struct crest_doc_response *d = declared_response(def, code);
+        if (d) {
+            doc_response(rd, d);
+        } else if (mine && own[at].on) {
+            char text[16];
+            snprintf(text, sizeof(text), "%d", code);
+            error_response(j, text, own[at].description, own[at].component);
+        }
+    }
     crest_json_object_end(j);
 }
 
@@ -590,6 +742,7 @@ static void operation(struct render *rd, uint32_t index)
         crest_json_object_end(j);
     }
     responses(rd, r);
+    security(rd, r);
     crest_json_object_end(j);
 }
 
@@ -725,6 +878,9 @@ static int collect(const struct crest_app *app, struct components *c)
             rc = collect_schema(c, r->def.body, 0);
         if (rc >= 0 && r->def.response)
             rc = collect_schema(c, r->def.response, 0);
+        for (size_t k = 0; rc >= 0 && k < r->def.n_responses; k++)
+            if (r->def.responses[k].schema)
+                rc = collect_schema(c, r->def.responses[k].schema, 0);
     }
     if (rc >= 0 && any)
         rc = add_component(c, "HTTPError", NULL);
@@ -739,24 +895,97 @@ static int collect(const struct crest_app *app, struct components *c)
     return 0;
 }
 
+static void scheme_object(struct crest_json *j, const struct crest_security *s)
+{
+    crest_json_object_begin(j);
+    if (s->kind == CREST_SECURITY_API_KEY) {
+        key_str(j, "type", "apiKey");
+        key_str(
+            j, "in",
+            in_name(s->in == CREST_IN_QUERY || s->in == CREST_IN_COOKIE ? s->in : CREST_IN_HEADER));
+        key_str(j, "name", s->param_name ? s->param_name : "");
+    } else {
+        key_str(j, "type", "http");
+        key_str(j, "scheme", s->kind == CREST_SECURITY_HTTP_BASIC ? "basic" : "bearer");
+        if (s->kind == CREST_SECURITY_HTTP_BEARER && s->bearer_format)
+            key_str(j, "bearerFormat", s->bearer_format);
+    }
+    if (s->description)
+        key_str(j, "description", s->description);
+    crest_json_object_end(j);
+}
+
+/* Whether a documented route before index (or an earlier hook of route index, before pos) has a
+ * scheme of this name: the first one of a name is the one written. */
+static bool scheme_seen(const struct crest_app *app, uint32_t index, uint16_t pos, const char *name)
+{
+    for (uint32_t i = 0; i <= index; i++) {
+        const struct route *r = &app->router.routes[i];
+        const struct crest_security *s;
+        uint16_t at = 0;
+        if (!in_document(r))
+            continue;
+        while ((s = next_scheme(app, r, &at)) != NULL && (i < index || at <= pos))
+            if (strcmp(scheme_name(s), name) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* "securitySchemes": every scheme guarding a documented route, in order of first use. */
+static void security_schemes(struct render *rd)
+{
+    const struct crest_app *app = rd->app;
+    bool any = false;
+
+    for (uint32_t i = 0; i < app->router.n_routes; i++) {
+        const struct route *r = &app->router.routes[i];
+        const struct crest_security *s;
+        uint16_t pos = 0;
+        if (!in_document(r))
+            continue;
+        while ((s = next_scheme(app, r, &pos)) != NULL) {
+            if (scheme_seen(app, i, (uint16_t)(pos - 1), scheme_name(s)))
+                continue;
+            if (!any) {
+                crest_json_key(rd->j, "securitySchemes");
+                crest_json_object_begin(rd->j);
+                any = true;
+            }
+            crest_json_key(rd->j, scheme_name(s));
+            scheme_object(rd->j, s);
+        }
+    }
+    if (any)
+        crest_json_object_end(rd->j);
+}
+
 static void components(struct render *rd, const struct components *c)
 {
     struct crest_json *j = rd->j;
-    if (!c->n)
+    bool any_scheme = false;
+
+    for (uint32_t i = 0; i < rd->app->router.n_routes && !any_scheme; i++)
+        any_scheme =
+            in_document(&rd->app->router.routes[i]) && secured(rd->app, &rd->app->router.routes[i]);
+    if (!c->n && !any_scheme)
         return;
     crest_json_key(j, "components");
     crest_json_object_begin(j);
-    crest_json_key(j, "schemas");
-    crest_json_object_begin(j);
-    for (size_t i = 0; i < c->n; i++) {
-        crest_json_key(j, c->v[i].name);
-        if (c->v[i].schema) {
-            object_schema(rd, c->v[i].schema);
-        } else {
-            json_text(rd, builtin_text(c->v[i].name));
+    if (c->n) {
+        crest_json_key(j, "schemas");
+        crest_json_object_begin(j);
+        for (size_t i = 0; i < c->n; i++) {
+            crest_json_key(j, c->v[i].name);
+            if (c->v[i].schema) {
+                object_schema(rd, c->v[i].schema);
+            } else {
+                json_text(rd, builtin_text(c->v[i].name));
+            }
         }
+        crest_json_object_end(j);
     }
-    crest_json_object_end(j);
+    security_schemes(rd);
     crest_json_object_end(j);
 }
 

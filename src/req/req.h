@@ -63,6 +63,9 @@ int req_query_param(struct crest_req *req, const char *name, struct crest_str *o
 /* req/request.c: whether the client (crest_req_client: behind trusted proxies, the address they
  * name) is this host: 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
 bool req_request_from_loopback(struct crest_req *req);
+/* req/cookie.c: the value of the cookie name in a Cookie header's text, quotes removed, pointing
+ * into it; {NULL, 0} when absent. */
+struct crest_str req_cookie_find(struct crest_str header, const char *name, size_t name_len);
 
 /* req/response.c: answers 503 for memory refused (the budget or malloc), with Retry-After and a
  * close. */

@@ -1,6 +1,6 @@
-/* valid/params.c: path and query parameters: text → typed value, checked against the declaration,
- * with pydantic's *_parsing errors and bounds. Path parameters take their type from the route
- * template and their bounds from a declared crest_param of the same name. */
+/* valid/params.c: path, query, header and cookie parameters: text → typed value, checked against
+ * the declaration, with pydantic's *_parsing errors and bounds. Path parameters take their type
+ * from the route template and their bounds from a declared crest_param of the same name. */
 #include "req/req.h"
 #include "valid/valid.h"
 
@@ -89,21 +89,38 @@ static void check_path(struct valid_problems *p, struct crest_req *req)
     }
 }
 
-static void check_query(struct valid_problems *p, struct crest_req *req)
+/* A query parameter's, header's or cookie's text: 0, -ENOENT (absent), -ENOMEM. */
+static int text_of(struct crest_req *req, const struct crest_param *d, struct crest_str *text)
+{
+    switch (d->in) {
+    case CREST_IN_QUERY:
+        return req_query_param(req, d->name, text);
+    case CREST_IN_HEADER:
+        *text = crest_req_header(req, d->name);
+        return text->ptr ? 0 : -ENOENT;
+    default:
+        *text = crest_req_cookie(req, d->name);
+        return text->ptr ? 0 : -ENOENT;
+    }
+}
+
+/* The declared parameters found in one place (query, header or cookie). */
+static void check_declared(struct valid_problems *p, struct crest_req *req, uint8_t in,
+                           const char *root)
 {
     const struct route *route = req->match.route;
     for (size_t i = 0; i < route->def.n_params && req->n_values < REQ_MAX_VALUES; i++) {
         const struct crest_param *d = &route->def.params[i];
-        struct valid_loc loc = {.root = "query"};
+        struct valid_loc loc = {.root = root};
         struct req_value *v;
         struct crest_str text;
-        if (d->in != CREST_IN_QUERY)
+        if (d->in != in)
             continue;
         v = &req->values[req->n_values++];
         v->name = d->name;
         v->type = d->type;
         valid_loc_push_key(&loc, d->name, strlen(d->name));
-        int err = req_query_param(req, d->name, &text);
+        int err = text_of(req, d, &text);
         if (err == -ENOENT && d->required) {
             valid_problems_add(p, &loc, "missing", "Field required", (struct valid_input){0}, NULL,
                                0);
@@ -124,8 +141,10 @@ static void check_query(struct valid_problems *p, struct crest_req *req)
 void valid_params_check(struct valid_problems *p, struct crest_req *req)
 {
     req->n_values = 0;
-    check_path(p, req);
-    check_query(p, req);
+    check_path(p, req); /* FastAPI's order: path, query, header, cookie (then the body) */
+    check_declared(p, req, CREST_IN_QUERY, "query");
+    check_declared(p, req, CREST_IN_HEADER, "header");
+    check_declared(p, req, CREST_IN_COOKIE, "cookie");
 }
 
 static const struct req_value *value_of(const struct crest_req *req, const char *name)

@@ -50,7 +50,7 @@ int valid_route(const struct route *route, char *err)
     for (size_t i = 0; i < def->n_params; i++) {
         const struct crest_param *d = &def->params[i];
         const char *why = NULL;
-        if (!d->name || (d->in != CREST_IN_QUERY && d->in != CREST_IN_PATH))
+        if (!d->name || d->in < CREST_IN_QUERY || d->in > CREST_IN_COOKIE)
             why = "needs a name and .in";
         else if (d->type < CREST_TYPE_STRING || d->type > CREST_TYPE_BOOLEAN)
             why = "type must be string, integer, number or boolean";

@@ -1,8 +1,10 @@
-// tests/browser/docs.mjs BASE_URL OUT_DIR: uses crest's /docs and /redoc as a person would, in
-// Debian's chromium (/usr/bin/chromium) driven by playwright-core (no browser is downloaded).
-// On /docs (Swagger UI) it checks the items operations are listed, then uses "Try it out" on
-// POST /items (filling the body) and on GET /items/{item_id} (filling item_id), executes both and
-// reads the 201 and 200 answers in the page. On /redoc it checks ReDoc rendered the operations
+// tests/browser/docs.mjs BASE_URL OUT_DIR [API_KEY]: uses crest's /docs and /redoc as a person
+// would, in Debian's chromium (/usr/bin/chromium) driven by playwright-core (no browser is
+// downloaded). On /docs (Swagger UI) it checks the items operations are listed, then uses "Try it
+// out" on POST /items (filling the body) and on GET /items/{item_id} (filling item_id), executes
+// both and reads the 201 and 200 answers in the page. With API_KEY (crest --api-key-file), the
+// first POST must answer 401; it then opens "Authorize", enters the key in the HTTPBearer form,
+// and the same POST, executed again, must answer 201 (and GET stays open). On /redoc it checks ReDoc rendered the operations
 // and the Item schema. Screenshots go to OUT_DIR (docs.png, docs-overview.png, redoc.png). Any
 // request the pages make off the loopback is blocked and fails the run, as does any asset crest
 // answers with an error, or a script error in the page. Prints one JSON line with what it saw.
@@ -14,7 +16,7 @@ import path from 'node:path';
 const require = createRequire(path.join(process.env.CREST_TEST_TOOLS ?? '.', 'node_modules', '_'));
 const { chromium } = require('playwright-core');
 
-const [base, outDir] = process.argv.slice(2);
+const [base, outDir, apiKey] = process.argv.slice(2);
 const TIMEOUT_MS = 20000;
 const ITEMS_OPERATIONS = [
   'create_an_item_items_post',
@@ -47,6 +49,20 @@ async function execute(block) {
   return { status: Number.parseInt(status, 10), body };
 }
 
+// Swagger UI's "Authorize" dialog: the key in the HTTPBearer form, applied, the dialog closed.
+async function authorize(page, key) {
+  await page.locator('.auth-wrapper button.authorize').click();
+  const dialog = page.locator('.dialog-ux .modal-ux');
+  await dialog.waitFor({ timeout: TIMEOUT_MS });
+  check((await dialog.innerText()).includes('HTTPBearer'), 'Authorize lists HTTPBearer');
+  await dialog.locator('input[aria-label="auth-bearer-value"]').fill(key);
+  await dialog.getByRole('button', { name: 'Apply credentials' }).click();
+  await dialog.locator('.btn-done').first().click();
+  await dialog.waitFor({ state: 'detached', timeout: TIMEOUT_MS });
+  check(await page.locator('.auth-wrapper button.authorize.locked').count() === 1,
+    'Authorize shows the lock closed');
+}
+
 async function swaggerUi(page, seen) {
   await page.goto(`${base}/docs`, { waitUntil: 'load' });
   await page.locator('.opblock-tag-section').first().waitFor({ timeout: TIMEOUT_MS });
@@ -63,6 +79,12 @@ async function swaggerUi(page, seen) {
   const item = { name: 'Browser item', description: 'made in Swagger UI', price: 9.5, tax: 0.5,
     tags: ['docs'] };
   await post.locator('textarea.body-param__text').fill(JSON.stringify(item, null, 2));
+  if (apiKey) {
+    const refused = await execute(post);
+    check(refused.status === 401, `POST /items without a key answered ${refused.status}`);
+    seen.unauthorized = { status: refused.status, body: JSON.parse(refused.body) };
+    await authorize(page, apiKey);
+  }
   const created = await execute(post);
   check(created.status === 201, `POST /items answered ${created.status}: ${created.body}`);
   const id = JSON.parse(created.body).id;
@@ -135,7 +157,10 @@ async function main() {
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
       // what the pages' Content-Security-Policy refuses (ReDoc's CDN logo) is meant to be refused
-      if (msg.type() === 'error' && !msg.text().includes('Content Security Policy')) {
+      // (and the 401 the POST without a key is meant to get, which the page logs)
+      const refusedOnPurpose = apiKey && msg.text().includes('status of 401');
+      if (msg.type() === 'error' && !msg.text().includes('Content Security Policy') &&
+        !refusedOnPurpose) {
         problems.push(`console error: ${msg.text()}`);
       }
     });

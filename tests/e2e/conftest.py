@@ -31,7 +31,7 @@ STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL
 IO_TIMEOUT = 5.0  # default bound on every socket operation
 READY_LINE = "Application startup complete."
 ENV_KNOBS = ("HOST", "PORT", "CREST_WORKERS", "CREST_MEMORY_LIMIT", "CREST_DEBUG_TOKEN",
-             "CREST_FAIL_ALLOC")  # removed from the inherited environment
+             "CREST_FAIL_ALLOC", "CREST_API_KEY_FILE")  # removed from the inherited environment
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Thread)Sanitizer|runtime error:")
 
 

@@ -2,7 +2,8 @@
 driven by playwright-core from node (tests/browser/docs.mjs; no browser is ever downloaded). It
 lists the items operations in Swagger UI, runs "Try it out" on POST /items and GET
 /items/{item_id} and reads their 201 and 200 in the page, then checks ReDoc rendered the Item
-schema. Screenshots land in the test's tmp_path; with CREST_UPDATE_SCREENSHOTS=1, docs.png is
+schema. crest runs with --api-key-file (issue 16): the first POST must get 401, then the page's
+"Authorize" takes the key and the same POST gets 201, while GET needs none. Screenshots land in the test's tmp_path; with CREST_UPDATE_SCREENSHOTS=1, docs.png is
 also copied to docs/images/docs.png for the README (so ordinary runs leave the tree alone)."""
 import json
 import os
@@ -26,15 +27,19 @@ pytestmark = pytest.mark.skipif(
 def test_docs_and_redoc_work_in_a_browser(start_crest, tmp_path):
     assert (TOOLS / "node_modules" / "playwright-core").is_dir(), \
         f"no playwright-core in {TOOLS}: build with cmake first"
-    srv = start_crest()
+    keys = tmp_path / "keys.txt"
+    keys.write_text("browser-key-16\n")
+    srv = start_crest("--api-key-file", str(keys))
     shots = tmp_path / "screenshots"
     shots.mkdir()
     r = subprocess.run(
-        ["node", str(REPO / "tests/browser/docs.mjs"), f"http://127.0.0.1:{srv.port}", str(shots)],
+        ["node", str(REPO / "tests/browser/docs.mjs"), f"http://127.0.0.1:{srv.port}", str(shots),
+         "browser-key-16"],
         env={**os.environ, "CREST_TEST_TOOLS": str(TOOLS)},
         capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
     seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert seen["unauthorized"] == {"status": 401, "body": {"detail": "Not authenticated"}}
     assert seen["post"]["status"] == 201
     assert seen["get"] == {"status": 200, "name": "Browser item"}
     assert {"/items", "/items/{item_id}"} <= set(seen["operations"])
