@@ -27,6 +27,8 @@
     X(MEM_DB, "db")           \
     X(MEM_METRICS, "metrics") \
     X(MEM_LOG, "log")         \
+    X(MEM_WS, "ws")           \
+    X(MEM_SSE, "sse")         \
     X(MEM_TEST, "test")
 
 enum mem_tag {
