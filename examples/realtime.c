@@ -11,7 +11,7 @@
  *   GET /ws/echo     a WebSocket that echoes each message (text or binary, up to 16 MiB).
  *   GET /ws/chat     a WebSocket chat room: each message goes to every member, on every worker
  *                    (one frame encoded once and shared by all their queues).
- *   GET /json        crest's built-in routes.
+ *   GET /json        crest's built-in routes; GET /debug/memory for loopback clients.
  *
  *     realtime --host 127.0.0.1 --port 8000 [--root DIR] [--tick-ms 1000] [--heartbeat-ms 15000]
  *              [--timeout-body S]
@@ -278,7 +278,9 @@ int main(int argc, char **argv)
         }
     }
     chat_hub = crest_ws_hub_new();
-    if (!app || !chat_hub || crest_app_add_builtin_routes(app) != 0) {
+    /* /debug/memory (loopback clients only): what each connection holds, by tag */
+    if (!app || !chat_hub || crest_app_add_builtin_routes(app) != 0 ||
+        crest_app_add_debug_routes(app, NULL) != 0) {
         fprintf(stderr, "realtime: out of memory\n");
         return 1;
     }

@@ -333,8 +333,9 @@ static int answer_101(struct http_request *req, const struct crest_ws *ws, const
 {
     int e = 0;
     req->status = 101;
-    e |= mem_buf_append(req->res_headers, MEM_OUT,
-                        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ", 62);
+    static const char head[] =
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+    e |= mem_buf_append(req->res_headers, MEM_OUT, head, sizeof(head) - 1);
     e |= mem_buf_append(req->res_headers, MEM_OUT, accept, 28);
     e |= mem_buf_append(req->res_headers, MEM_OUT, "\r\n", 2);
     if (ws->subprotocol) {
