@@ -8,7 +8,10 @@
  *                    retry first), a heartbeat comment every --heartbeat-ms while nothing else is
  *                    sent, and a reconnecting client's Last-Event-ID resumes after that id.
  *                    ?count=N ends the stream after N events.
- *   GET /json        crest's built-in routes.
+ *   GET /ws/echo     a WebSocket that echoes each message (text or binary, up to 16 MiB).
+ *   GET /ws/chat     a WebSocket chat room: each message goes to every member, on every worker
+ *                    (one frame encoded once and shared by all their queues).
+ *   GET /json        crest's built-in routes; GET /debug/memory for loopback clients.
  *
  *     realtime --host 127.0.0.1 --port 8000 [--root DIR] [--tick-ms 1000] [--heartbeat-ms 15000]
  *              [--timeout-body S]
@@ -66,103 +69,176 @@ static enum crest_handler_result bytes(struct crest_req *req, void *ud)
     return CREST_DONE;
 }
 
-/* ---- GET /events: Server-Sent Events ---- */
+/* ---- GET /events: Server-Sent Events with crest_sse ---- */
 
-struct events {
-    struct crest_stream *st;
-    struct crest_timer *tick, *heartbeat;
+/* A subscriber: its own sequence of ids (so that Last-Event-ID resumes it), in its worker's list,
+ * which one timer per worker walks at each tick: a subscriber costs no timer of its own. */
+struct worker_events;
+struct subscriber {
+    struct crest_sse *sse;
+    struct worker_events *we;
     int64_t next_id, last_id; /* last_id: 0 for no end */
-    bool due, beat, started;
+    struct subscriber *prev, *next;
+};
+
+struct worker_events {
+    struct crest_timer *tick;
+    struct subscriber *subs;
 };
 
 static void on_tick(struct crest_timer *t, void *ud)
 {
-    struct events *e = ud;
+    struct worker_events *we = ud;
     (void)t;
-    e->due = true;
-    crest_stream_resume(e->st);
-}
-
-static void on_heartbeat(struct crest_timer *t, void *ud)
-{
-    struct events *e = ud;
-    (void)t;
-    e->beat = true;
-    crest_stream_resume(e->st);
-}
-
-static enum crest_stream_next events_produce(struct crest_stream *st, void *ud)
-{
-    struct events *e = ud;
-    char text[160];
-    int n = 0;
-
-    e->st = st;
-    if (!e->started) { /* the retry field first: how long a client waits before reconnecting */
-        e->started = true;
-        n = snprintf(text, sizeof(text), "retry: %u\n\n", (unsigned)(tick_ms * 2));
-    } else if (e->due) {
-        e->due = false;
-        n = snprintf(text, sizeof(text), "id: %lld\nevent: tick\ndata: {\"n\":%lld}\n\n",
-                     (long long)e->next_id, (long long)e->next_id);
-        e->next_id++;
-    } else if (e->beat) {
-        e->beat = false;
-        n = snprintf(text, sizeof(text), ": heartbeat\n\n"); /* a comment: clients ignore it */
-    } else if (e->last_id && e->next_id > e->last_id) {
-        return CREST_STREAM_END;
-    } else {
-        return CREST_STREAM_WAIT; /* until a timer resumes it */
+    for (struct subscriber *s = we->subs, *next; s; s = next) {
+        char id[24], data[48];
+        next = s->next; /* crest_sse_end may close s at once (its on_close unlinks it) */
+        snprintf(id, sizeof(id), "%lld", (long long)s->next_id);
+        snprintf(data, sizeof(data), "{\"n\":%lld}", (long long)s->next_id);
+        struct crest_sse_event ev = {.event = "tick", .id = id, .data = data};
+        int err = crest_sse_send(s->sse, &ev);
+        (void)err; /* a reader too slow is dropped: its on_close unlinks it */
+        s->next_id++;
+        if (s->last_id && s->next_id > s->last_id)
+            crest_sse_end(s->sse);
     }
-    if (crest_stream_write(st, text, (size_t)n) != 0)
-        return CREST_STREAM_FAIL;
-    return CREST_STREAM_MORE;
 }
 
-static void events_done(void *ud, int status)
+static void events_closed(struct crest_sse *sse, void *ud)
 {
-    struct events *e = ud; /* in the request's arena, which outlives this call */
-    (void)status;
-    crest_timer_stop(e->tick);
-    crest_timer_stop(e->heartbeat);
+    struct subscriber *s = ud;
+    (void)sse;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->we->subs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    free(s);
+}
+
+static const struct crest_sse_config *events_config(void)
+{
+    static struct crest_sse_config cfg;
+    cfg.heartbeat_ms = heartbeat_ms;
+    cfg.retry_ms = tick_ms * 2; /* how long a client waits before reconnecting */
+    cfg.on_close = events_closed;
+    return &cfg;
 }
 
 static enum crest_handler_result events(struct crest_req *req, void *ud)
 {
-    struct events *e = crest_req_alloc(req, sizeof(*e));
-    struct crest_str last = crest_req_header(req, "Last-Event-ID");
-    struct crest_loop *loop = crest_req_loop(req);
+    struct worker_events *we = crest_req_worker_data(req);
+    struct crest_str last = crest_sse_last_event_id(req);
+    struct subscriber *s = calloc(1, sizeof(*s));
     int64_t count = 0;
     (void)ud;
 
-    if (!e) {
+    if (!s) {
         int err = crest_res_error(req, 503, "Out of memory");
         (void)err;
         return CREST_DONE;
     }
-    *e = (struct events){.next_id = 1};
+    s->next_id = 1;
     if (last.ptr) { /* a reconnecting client: go on after the last event it saw */
         char id[24];
         snprintf(id, sizeof(id), "%.*s", (int)(last.len < 23 ? last.len : 23), last.ptr);
-        e->next_id = strtoll(id, NULL, 10) + 1;
-        if (e->next_id < 1)
-            e->next_id = 1;
+        s->next_id = strtoll(id, NULL, 10) + 1;
+        if (s->next_id < 1)
+            s->next_id = 1;
     }
     if (crest_query_int(req, "count", &count) == 0 && count > 0)
-        e->last_id = e->next_id + count - 1;
-    int err = crest_res_header(req, "Cache-Control", "no-store");
-    if (!err)
-        err = crest_timer_start(loop, tick_ms, tick_ms, on_tick, e, &e->tick);
-    if (!err)
-        err = crest_timer_start(loop, heartbeat_ms, heartbeat_ms, on_heartbeat, e, &e->heartbeat);
-    if (!err)
-        err = crest_res_stream(req, "text/event-stream", events_produce, events_done, e);
-    if (err) {
-        crest_timer_stop(e->tick);
-        crest_timer_stop(e->heartbeat);
-        err = crest_res_error(req, 503, "Out of memory");
+        s->last_id = s->next_id + count - 1;
+    if (crest_sse_start(req, events_config(), s, &s->sse) != 0) {
+        free(s); /* the response says why (503) */
+        return CREST_DONE;
+    }
+    s->we = we;
+    s->next = we->subs;
+    if (we->subs)
+        we->subs->prev = s;
+    we->subs = s;
+    return CREST_DONE;
+}
+
+static int events_worker_start(void *ud, unsigned worker, struct crest_loop *loop, void **data,
+                               char err[CREST_ERR_LEN])
+{
+    struct worker_events *we = calloc(1, sizeof(*we));
+    (void)ud;
+    (void)worker;
+    if (!we || crest_timer_start(loop, tick_ms, tick_ms, on_tick, we, &we->tick) != 0) {
+        free(we);
+        snprintf(err, CREST_ERR_LEN, "no memory for the events timer");
+        return -ENOMEM;
+    }
+    *data = we;
+    return 0;
+}
+
+static void events_worker_stop(void *ud, unsigned worker, void *data)
+{
+    (void)ud;
+    (void)worker;
+    free(data); /* its timer went with the loop; its subscribers closed before */
+}
+
+/* ---- GET /ws/echo and GET /ws/chat: WebSockets with crest_ws ---- */
+
+static struct crest_ws_hub *chat_hub;
+
+static void echo_message(struct crest_ws *ws, bool binary, const void *data, size_t len, void *ud)
+{
+    (void)ud;
+    int err = crest_ws_send(ws, binary, data, len);
+    (void)err; /* -ENOBUFS: a client that does not read its echoes is closed */
+}
+
+static const struct crest_ws_config echo_config = {
+    .on_message = echo_message,
+    .max_message_bytes = 16 << 20,
+    .max_queue_bytes = 40 << 20, /* two echoes of the largest message in flight */
+    .ping_interval_ms = 30000,
+};
+
+static enum crest_handler_result ws_echo(struct crest_req *req, void *ud)
+{
+    (void)ud;
+    int err = crest_ws_accept(req, &echo_config);
+    (void)err; /* refused: the response (400, 426, 503) says why */
+    return CREST_DONE;
+}
+
+static void chat_open(struct crest_ws *ws, struct crest_req *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    if (crest_ws_hub_join(chat_hub, ws) != 0) {
+        int err = crest_ws_close(ws, 1011, "no room");
         (void)err;
     }
+}
+
+static void chat_message(struct crest_ws *ws, bool binary, const void *data, size_t len, void *ud)
+{
+    (void)ws;
+    (void)ud;
+    int err = crest_ws_hub_publish(chat_hub, binary, data, len); /* every member, every worker */
+    (void)err;
+}
+
+static const struct crest_ws_config chat_config = {
+    .on_open = chat_open,
+    .on_message = chat_message,
+    .max_message_bytes = 64 << 10,
+    .ping_interval_ms = 30000,
+};
+
+static enum crest_handler_result ws_chat(struct crest_req *req, void *ud)
+{
+    (void)ud;
+    int err = crest_ws_accept(req, &chat_config);
+    (void)err;
     return CREST_DONE;
 }
 
@@ -177,6 +253,8 @@ int main(int argc, char **argv)
          .handler = bytes,
          .summary = "n bytes, streamed"},
         {.method = "GET", .path = "/events", .handler = events, .summary = "Server-Sent Events"},
+        {.method = "GET", .path = "/ws/echo", .handler = ws_echo, .summary = "WebSocket echo"},
+        {.method = "GET", .path = "/ws/chat", .handler = ws_chat, .summary = "WebSocket chat"},
     };
 
     crest_config_defaults(&cfg);
@@ -199,7 +277,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!app || crest_app_add_builtin_routes(app) != 0) {
+    chat_hub = crest_ws_hub_new();
+    /* /debug/memory (loopback clients only): what each connection holds, by tag */
+    if (!app || !chat_hub || crest_app_add_builtin_routes(app) != 0 ||
+        crest_app_add_debug_routes(app, NULL) != 0) {
         fprintf(stderr, "realtime: out of memory\n");
         return 1;
     }
@@ -209,9 +290,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    crest_app_on_worker(app, events_worker_start, events_worker_stop, NULL);
     int rc = crest_serve(app, &cfg, err);
     if (rc != 0)
         fprintf(stderr, "realtime: %s\n", err);
     crest_app_free(app);
+    crest_ws_hub_free(chat_hub);
     return rc ? 1 : 0;
 }

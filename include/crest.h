@@ -770,6 +770,140 @@ CREST_API void crest_stream_resume(struct crest_stream *st);
 /* The request the stream answers (its arena and data live until done). */
 CREST_API struct crest_req *crest_stream_req(struct crest_stream *st);
 
+/* ------------------------------------------------------------------------------------------------
+ * WebSockets (RFC 6455). A route is a WebSocket route when its handler (a GET route) calls
+ * crest_ws_accept: the handshake is checked (GET, HTTP/1.1, Upgrade: websocket, Connection:
+ * upgrade, Sec-WebSocket-Key the base64 of 16 bytes: else 400; Sec-WebSocket-Version 13: else 426
+ * with Sec-WebSocket-Version: 13), the 101 goes out when the handler returns, and from then on the
+ * connection is the WebSocket's: it holds no buffer while idle (only its state, under 256 bytes
+ * with the connection's own), a partial frame or a fragmented message at most max_message_bytes,
+ * and an output queue of at most max_queue_bytes. crest answers pings, checks every frame (client
+ * frames unmasked, reserved bits or opcodes, control frames fragmented or over 125 bytes: close
+ * 1002; text that is not UTF-8, also across fragments: 1007; a message over max_message_bytes:
+ * 1009) and runs the close handshake. Everything runs on the worker that accepted it. */
+struct crest_ws;
+struct crest_ws_config {
+    /* The connection is accepted (inside crest_ws_accept, so req is still the handshake's: its
+     * path, query and headers can be read; send and join a hub from here). May be NULL. */
+    void (*on_open)(struct crest_ws *ws, struct crest_req *req, void *ud);
+    /* A whole message: text (valid UTF-8) or binary; data lives until the call returns. */
+    void (*on_message)(struct crest_ws *ws, bool binary, const void *data, size_t len, void *ud);
+    /* Once, when the connection is gone: code is the peer's close code, 1005 (a close without a
+     * code), 1006 (the connection ended without a close), or the code crest closed with (1002,
+     * 1007, 1009, 1001 for an idle timeout or a shutdown, 1011 for a ping left unanswered).
+     * ws is freed when it returns. May be NULL. */
+    void (*on_close)(struct crest_ws *ws, int code, void *ud);
+    void *ud;
+    /* Subprotocols the route speaks, in preference order: the first one the client offers is
+     * chosen (crest_ws_subprotocol); none: the handshake picks none. Borrowed. */
+    const char *const *subprotocols;
+    size_t n_subprotocols;
+    size_t max_message_bytes; /* 0: 1 MiB */
+    size_t max_queue_bytes;   /* output not yet written past which the reader is closed; 0: 1 MiB */
+    uint32_t
+        idle_timeout_ms; /* close (1001) after this long without a byte from the client; 0: never */
+    uint32_t ping_interval_ms; /* ping after this long without a byte; close (1011) when no pong
+                                  came within as long again; 0: no pings */
+};
+/* From a handler: answers the handshake and makes the connection a WebSocket once the handler
+ * returns (CREST_DONE). cfg is borrowed and must outlive the connection (a static one does).
+ * 0: accepted (on_open ran); on failure the response is set and the handler just returns:
+ * -EINVAL (a bad handshake: 400, or 426), -EBUSY (the server is shutting down: 503), -ENOMEM
+ * (memory, or the budget, refused the connection's state: 503). */
+CREST_API CREST_MUST_CHECK int crest_ws_accept(struct crest_req *req,
+                                               const struct crest_ws_config *cfg);
+/* Queues a message (copied into one frame) and writes what the socket takes. 0; -EINVAL (text
+ * that is not UTF-8); -EPIPE (the connection is closing); -ENOBUFS (the queue would pass
+ * max_queue_bytes: the reader is too slow and the connection is closed, on_close to follow);
+ * -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_ws_send(struct crest_ws *ws, bool binary, const void *data,
+                                             size_t len);
+/* Starts the close handshake with code (1000, 3000-4999...) and a reason (NULL: none; at most 123
+ * bytes of UTF-8); the connection ends when the client answers, or a second later. 0, -EINVAL
+ * (a code that may not be sent, a reason too long), -EPIPE (already closing), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_ws_close(struct crest_ws *ws, int code, const char *reason);
+/* The subprotocol chosen at the handshake, or NULL. */
+CREST_API const char *crest_ws_subprotocol(const struct crest_ws *ws);
+/* The application's pointer for this connection (NULL until set). */
+CREST_API void crest_ws_set_data(struct crest_ws *ws, void *data);
+CREST_API void *crest_ws_data(const struct crest_ws *ws);
+
+/* A message encoded once (one frame) and shared by the queues it is sent to, never copied per
+ * recipient: what a broadcast is made of. Reference-counted: any thread may release it. */
+struct crest_ws_msg;
+/* NULL when out of memory. The caller holds one reference. */
+CREST_API struct crest_ws_msg *crest_ws_msg_new(bool binary, const void *data, size_t len);
+/* Queues msg to ws (a reference is taken): crest_ws_send's results. */
+CREST_API CREST_MUST_CHECK int crest_ws_send_msg(struct crest_ws *ws, struct crest_ws_msg *msg);
+CREST_API void crest_ws_msg_release(struct crest_ws_msg *msg);
+
+/* A group of WebSockets across all workers (a chat room): a message published from any thread is
+ * encoded once and reaches every member on every worker (each worker's loop is woken once, and
+ * hands the same frame to its members' queues). Members leave when they close. */
+struct crest_ws_hub;
+/* Before crest_serve; NULL when out of memory. */
+CREST_API struct crest_ws_hub *crest_ws_hub_new(void);
+/* After crest_serve returned (no worker may use it any more). */
+CREST_API void crest_ws_hub_free(struct crest_ws_hub *hub);
+/* From on_open or later, on ws's worker. A connection is in one hub at most. 0, -EALREADY,
+ * -ENOMEM, or a negative errno of eventfd(2) (the worker's first member). */
+CREST_API CREST_MUST_CHECK int crest_ws_hub_join(struct crest_ws_hub *hub, struct crest_ws *ws);
+/* Any thread. 0, -ENOMEM (the message, or a worker's share of it: some members miss it). */
+CREST_API CREST_MUST_CHECK int crest_ws_hub_publish(struct crest_ws_hub *hub, bool binary,
+                                                    const void *data, size_t len);
+
+/* ------------------------------------------------------------------------------------------------
+ * Server-Sent Events (the WHATWG HTML standard's text/event-stream). crest_sse_start makes a
+ * handler's response an event stream: 200, Content-Type: text/event-stream, Cache-Control:
+ * no-store, chunked for HTTP/1.1 (close-delimited for HTTP/1.0, HEAD gets the head only). Once the
+ * handler returns the connection is the stream's, which holds no buffer while idle (its state is
+ * under 256 bytes with the connection's), a heartbeat comment after heartbeat_ms without an event
+ * (so proxies keep it open), and an output queue of at most max_queue_bytes (a reader that slow is
+ * dropped). Each event is encoded once, also when published to many (crest_sse_hub). */
+struct crest_sse;
+struct crest_sse_event {
+    const char *event; /* the event type; NULL: none ("message"). No CR, LF or NUL. */
+    const char *id;    /* NULL: none. No CR, LF or NUL (a client would not keep it). */
+    const char *data;  /* NULL: no data field; split into one data: line per line (CRLF, CR, LF) */
+    size_t data_len;   /* 0 with data: up to its NUL */
+    uint32_t retry_ms; /* 0: no retry field */
+};
+struct crest_sse_config {
+    uint32_t heartbeat_ms;  /* 0: 15000 */
+    uint32_t retry_ms;      /* sent first when not 0: the client's reconnection delay */
+    size_t max_queue_bytes; /* 0: 256 KiB */
+    /* Once, when the stream is over (the client went away, it was ended, the server stopped);
+     * the handle is freed when it returns. May be NULL. */
+    void (*on_close)(struct crest_sse *sse, void *ud);
+};
+/* From a handler (which then returns CREST_DONE): the response becomes the stream; events sent
+ * before the handler returns follow the head. cfg is borrowed (must outlive the stream). 0 with
+ * *out set; -EBUSY (the server is shutting down: 503), -ENOMEM (503); on failure the response is
+ * set, *out is NULL and on_close is not called. */
+CREST_API CREST_MUST_CHECK int crest_sse_start(struct crest_req *req,
+                                               const struct crest_sse_config *cfg, void *ud,
+                                               struct crest_sse **out);
+/* The Last-Event-ID a reconnecting client sent, or {NULL, 0} (also when it holds a NUL or CR, which
+ * no id crest sent can). */
+CREST_API struct crest_str crest_sse_last_event_id(const struct crest_req *req);
+/* Queues one event (encoded once) and writes what the socket takes. 0; -EINVAL (event or id with
+ * CR, LF or NUL: nothing is sent); -EPIPE (the stream is over); -ENOBUFS (the reader is too slow:
+ * dropped); -ENOMEM. From the stream's worker. */
+CREST_API CREST_MUST_CHECK int crest_sse_send(struct crest_sse *sse,
+                                              const struct crest_sse_event *ev);
+/* Ends the stream (the last chunk) once what is queued is written. */
+CREST_API void crest_sse_end(struct crest_sse *sse);
+
+/* Event streams across all workers: crest_ws_hub's twin (the event is encoded once). */
+struct crest_sse_hub;
+CREST_API struct crest_sse_hub *crest_sse_hub_new(void);
+CREST_API void crest_sse_hub_free(struct crest_sse_hub *hub);
+/* From the handler that started sse, or later on its worker. 0, -EALREADY, -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_sse_hub_join(struct crest_sse_hub *hub, struct crest_sse *sse);
+/* Any thread. 0, -EINVAL (see crest_sse_send), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_sse_hub_publish(struct crest_sse_hub *hub,
+                                                     const struct crest_sse_event *ev);
+
 /* Completes a response whose handler returned CREST_PENDING. Call it once, from the worker that
  * ran the handler; the request and everything borrowed from it are gone afterwards. */
 CREST_API void crest_req_finish(struct crest_req *req);

@@ -42,6 +42,8 @@ PUBLIC = [
     ("crest_res_file", "req/file.c"),
     ("crest_file_", "req/file.c"),
     ("crest_stream_", "http/stream.c"),
+    ("crest_ws_", "http/ws.c"),
+    ("crest_sse_", "http/sse.c"),
     ("crest_test_", "serve/testclient.c"),
     ("crest_rss_", "obs/proc.c"),
     ("crest_report_", "obs/proc.c"),

@@ -47,6 +47,8 @@ struct http_request {
     struct mem_buf *res_body;
     struct http_timer *timers;
     struct crest_stream *stream; /* a streamed body (crest_res_stream), or NULL */
+    struct net_tunnel *tunnel;   /* takes the connection once the head is out (WebSocket, SSE) */
+    uint8_t tunnel_framing;      /* enum http_framing of that head */
     bool has_file;               /* the body is file_len bytes of file_fd from file_off */
     int file_fd;                 /* owned until the session hands it to net */
     int64_t file_off;

@@ -9,6 +9,7 @@
 #include "http/response.h"
 #include "http/status.h"
 #include "http/stream.h"
+#include "http/tunnel.h"
 #include "mem/mem.h"
 
 #include <errno.h>
@@ -39,6 +40,7 @@ struct http_session {
     uint8_t phase;
     bool body_moved; /* the body is gathered in `body`; the read buffer keeps only the head */
     bool closing;    /* the last response said Connection: close */
+    struct net_tunnel *taken; /* the head is out: the connection goes to this tunnel (ws, sse) */
     _Alignas(16) char arena_first[ARENA_FIRST_BYTES];
     /* then the application's request (request_size bytes), then the header array */
 };
@@ -131,6 +133,7 @@ static void session_start(void *ctx, struct net_worker *w, struct net_conn *c)
     s->phase = PHASE_HEAD;
     s->body_moved = false;
     s->closing = false;
+    s->taken = NULL;
 }
 
 static void stop_timers(struct http_request *req)
@@ -179,6 +182,31 @@ static void session_stop(void *ctx, struct net_worker *w, struct net_conn *c)
     }
     request_reset(s);
     mem_buf_fini(&s->body, MEM_BODY);
+    if (s->taken) { /* closed before the tunnel could take over */
+        struct net_tunnel *t = s->taken;
+        s->taken = NULL;
+        t->ops->close(t, w, c);
+    }
+}
+
+/* NET_TAKEN: the tunnel gets what the session had not consumed or written. */
+static struct net_tunnel *session_take(void *ctx, struct net_worker *w, struct net_conn *c)
+{
+    struct http_session *s = session_of(c);
+    struct net_io *io = c->io;
+    struct net_tunnel *t = s->taken;
+    (void)ctx;
+
+    s->taken = NULL;
+    if (http_tunnel_adopt((struct http_tunnel *)t, w, c, io->in + io->in_off,
+                          io->in_len - io->in_off, io->out.ptr + io->out_pos,
+                          io->out.len - io->out_pos) != 0) {
+        t->ops->close(t, w, c);
+        return NULL;
+    }
+    io->in_off = io->in_len;
+    io->out_pos = io->out.len;
+    return t;
 }
 
 static void session_fini(void *ctx, struct net_io *io)
@@ -352,6 +380,20 @@ static void render_file(struct http_request *req, struct net_io *io, time_t now)
         close(req->file_fd);
 }
 
+/* The head of a response whose connection a tunnel takes next (on_input says NET_TAKEN). */
+static void hand_over(struct http_session *s, struct http_request *req, struct net_tunnel *t,
+                      struct net_worker *w, struct net_conn *c)
+{
+    uint32_t mark = c->io->out.len;
+    if (http_response_head(&c->io->out, req, w->loop.now_sec, req->tunnel_framing, 0) != 0) {
+        c->io->out.len = mark; /* no half of a head: the client sees the connection end */
+        req->close = true;
+        t->ops->close(t, w, c);
+        return;
+    }
+    s->taken = t;
+}
+
 /* The response is complete (rendered here unless it was a stream, whose head and body are out
  * already): consume the request's bytes, get ready for the next. */
 static enum net_verdict request_complete(const struct http_server *srv, struct http_session *s,
@@ -367,8 +409,12 @@ static enum net_verdict request_complete(const struct http_server *srv, struct h
     if (srv->complete)
         srv->complete(srv->app, req, net_loop_clock_us(&w->loop) - req->start_us);
     uint32_t mark = io->out.len;
+    struct net_tunnel *tunnel = req->tunnel;
+    req->tunnel = NULL;
     if (req->stream)
         http_stream_over(req->stream, 0);
+    else if (tunnel) /* a 101, or an event stream's head: the tunnel takes the connection next */
+        hand_over(s, req, tunnel, w, c);
     else if (req->has_file)
         render_file(req, io, w->loop.now_sec);
     else if (http_response_render(&io->out, req, w->loop.now_sec) != 0) {
@@ -379,6 +425,8 @@ static enum net_verdict request_complete(const struct http_server *srv, struct h
     c->n_requests++;
     s->closing = req->close;
     request_reset(s);
+    if (s->taken)
+        return NET_TAKEN; /* even with close: an HTTP/1.0 event stream ends with the connection */
     return s->closing ? NET_CLOSE : NET_WANT_REQUEST;
 }
 
@@ -450,6 +498,8 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
     enum net_verdict v;
 
     for (;;) {
+        if (s->taken)
+            return NET_TAKEN;
         if (s->closing)
             return NET_CLOSE;
         if (io->out.len - io->out_pos >= OUT_HIGH_WATER || io->file_open)
@@ -518,6 +568,7 @@ void http_server_init(struct http_server *srv)
     srv->ops.on_timeout = on_timeout;
     srv->ops.session_stop = session_stop;
     srv->ops.session_fini = session_fini;
+    srv->ops.take = session_take;
     /* the read buffer holds a whole head plus room to stream a body through */
     srv->net.in_cap = srv->max_head_bytes + 4096;
 }

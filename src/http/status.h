@@ -6,6 +6,7 @@
 
 #define HTTP_STATUS_MAP(X)                    \
     X(100, "Continue")                        \
+    X(101, "Switching Protocols")             \
     X(200, "OK")                              \
     X(201, "Created")                         \
     X(202, "Accepted")                        \

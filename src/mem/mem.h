@@ -29,6 +29,8 @@
     X(MEM_LOG, "log")         \
     X(MEM_GZIP, "gzip")       \
     X(MEM_RATE, "ratelimit")  \
+    X(MEM_WS, "ws")           \
+    X(MEM_SSE, "sse")         \
     X(MEM_TEST, "test")
 
 enum mem_tag {

@@ -19,10 +19,11 @@ struct net_worker;
  * every member got the same timeout when it entered: O(1) insert, remove and expiry, no heap. */
 enum net_queue_id {
     NET_Q_NONE,
-    NET_Q_IDLE, /* between requests, no buffers: keep-alive timeout */
-    NET_Q_HEAD, /* reading a request head: header timeout from its first byte */
-    NET_Q_IO,   /* reading a body or writing a response: body timeout between progress */
-    NET_Q_BUSY, /* a handler is pending: no timeout at this level */
+    NET_Q_IDLE,   /* between requests, no buffers: keep-alive timeout */
+    NET_Q_HEAD,   /* reading a request head: header timeout from its first byte */
+    NET_Q_IO,     /* reading a body or writing a response: body timeout between progress */
+    NET_Q_BUSY,   /* a handler is pending: no timeout at this level */
+    NET_Q_TUNNEL, /* taken over by a tunnel (WebSocket, event stream): its own timeouts, ticked */
     NET_Q_COUNT,
 };
 
@@ -33,6 +34,7 @@ enum net_conn_flag {
     NET_CONN_RUNNING = 1 << 3, /* a driver is running it: a completion only marks it DIRTY */
     NET_CONN_FRESH = 1 << 4,   /* accepted, no byte received yet */
     NET_CONN_DIRTY = 1 << 5,   /* input or output changed since on_input last ran */
+    NET_CONN_TUNNEL = 1 << 6,  /* taken over by a tunnel: c->tunnel, no io block */
 };
 
 /* What the upper layer needs next, returned by its on_input. */
@@ -42,6 +44,27 @@ enum net_verdict {
     NET_WANT_BODY,    /* in the middle of a body */
     NET_BUSY,         /* a handler is pending; it will call net_conn_resume */
     NET_CLOSE,        /* close once the output is written */
+    NET_TAKEN,        /* the connection leaves HTTP for a tunnel (net_conn_ops.take) */
+};
+
+/* A connection taken over from the session (an upgrade to WebSocket, a Server-Sent Events
+ * stream): it gives back its io block and from then on is driven by its tunnel, whose state is
+ * all it holds, so an idle one costs its net_conn and that state only. The tunnel reads and
+ * writes the socket itself (edge-triggered: until EAGAIN). */
+struct net_tunnel;
+struct net_conn;
+struct net_tunnel_ops {
+    /* The socket is readable or writable (epoll events); also called once at the take. */
+    void (*event)(struct net_tunnel *t, struct net_worker *w, struct net_conn *c, uint32_t events);
+    /* Every net_worker.tunnel_tick_ms: the tunnel's own timeouts (idle, ping, heartbeat). */
+    void (*tick)(struct net_tunnel *t, struct net_worker *w, struct net_conn *c);
+    /* The worker drains (SIGTERM): say goodbye and close soon (net_tunnel_close). */
+    void (*drain)(struct net_tunnel *t, struct net_worker *w, struct net_conn *c);
+    /* The connection is being closed: release t. No call on t follows. */
+    void (*close)(struct net_tunnel *t, struct net_worker *w, struct net_conn *c);
+};
+struct net_tunnel {
+    const struct net_tunnel_ops *ops;
 };
 
 struct net_io {
@@ -67,8 +90,11 @@ static inline void *net_io_session(struct net_io *io)
 }
 
 struct net_conn {
-    struct net_io *io; /* NULL while idle */
-    int32_t prev;      /* queue links, as fds (lwan's layout): valid in the fd-indexed table */
+    union {
+        struct net_io *io;         /* NULL while idle */
+        struct net_tunnel *tunnel; /* NET_CONN_TUNNEL */
+    };
+    int32_t prev; /* queue links, as fds (lwan's layout): valid in the fd-indexed table */
     int32_t next;
     uint32_t deadline_ms;
     int32_t fd;
@@ -112,6 +138,9 @@ struct net_conn_ops {
     void (*session_stop)(void *ctx, struct net_worker *w, struct net_conn *c);
     /* The io block is freed: release what the session cached in it. */
     void (*session_fini)(void *ctx, struct net_io *io);
+    /* on_input said NET_TAKEN: the tunnel that takes the connection over, given the input not
+     * consumed and the output not written yet (the io block goes back right after). */
+    struct net_tunnel *(*take)(void *ctx, struct net_worker *w, struct net_conn *c);
 };
 
 #endif

@@ -67,7 +67,8 @@ static int state_of(uint8_t queue)
                                                [NET_Q_IDLE] = OBS_CONN_IDLE,
                                                [NET_Q_HEAD] = OBS_CONN_READING,
                                                [NET_Q_IO] = OBS_CONN_IO,
-                                               [NET_Q_BUSY] = OBS_CONN_PENDING};
+                                               [NET_Q_BUSY] = OBS_CONN_PENDING,
+                                               [NET_Q_TUNNEL] = OBS_CONN_TUNNEL};
     return states[queue];
 }
 
@@ -191,6 +192,12 @@ static void resume_accept(struct net_worker *w);
 
 static void conn_close(struct net_worker *w, struct net_conn *c)
 {
+    if (c->flags & NET_CONN_TUNNEL) {
+        struct net_tunnel *t = c->tunnel;
+        c->tunnel = NULL; /* io and tunnel share the field: release_io must see none */
+        c->flags &= (uint8_t)~NET_CONN_TUNNEL;
+        t->ops->close(t, w, c);
+    }
     if (c->verdict == NET_BUSY) {
         /* a handler still holds the session: close when it completes */
         c->flags |= NET_CONN_CLOSING | NET_CONN_EOF;
@@ -378,6 +385,11 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
             c->verdict = (uint8_t)w->ops->on_input(w->ctx, w, c);
             if (c->verdict == NET_CLOSE)
                 c->flags |= NET_CONN_CLOSING;
+            if (c->verdict == NET_TAKEN) {
+                c->flags &= (uint8_t)~NET_CONN_RUNNING;
+                net_conn_take(w, c, w->ops->take(w->ctx, w, c));
+                return;
+            }
             continue;
         }
         if (c->flags & NET_CONN_EOF) {
@@ -425,12 +437,63 @@ static void on_conn_event(void *ctx, int fd, uint32_t events)
         linger_read(w, c);
         return;
     }
+    if (c->flags & NET_CONN_TUNNEL) {
+        c->tunnel->ops->event(c->tunnel, w, c, events);
+        return;
+    }
     if (c->verdict == NET_BUSY) {
         if (events & (EPOLLHUP | EPOLLERR))
             c->flags |= NET_CONN_CLOSING;
         return; /* the pending handler's completion drives the connection */
     }
     conn_run(w, c);
+}
+
+/* ---- tunnels ---- */
+
+static void on_tunnel_timer(struct net_timer *t)
+{
+    struct net_worker *w = t->ud;
+    int32_t fd = w->queues[NET_Q_TUNNEL].head;
+
+    while (fd >= 0) {
+        struct net_conn *c = conn_at(fd);
+        fd = c->next; /* the tick may close c */
+        c->tunnel->ops->tick(c->tunnel, w, c);
+    }
+    if (w->queues[NET_Q_TUNNEL].head >= 0 &&
+        net_timer_start(&w->loop, &w->tunnel_timer, w->tunnel_tick_ms) != 0)
+        return; /* no memory for the timer heap: ticks resume with the next take */
+}
+
+void net_tunnel_tick_at_most(struct net_worker *w, uint32_t tick_ms)
+{
+    if (tick_ms && tick_ms < w->tunnel_tick_ms)
+        w->tunnel_tick_ms = tick_ms;
+}
+
+void net_conn_take(struct net_worker *w, struct net_conn *c, struct net_tunnel *t)
+{
+    if (!t) { /* the session could not hand over (out of memory): just close */
+        conn_close(w, c);
+        return;
+    }
+    release_io(w, c);
+    c->tunnel = t;
+    c->flags = (uint8_t)((c->flags | NET_CONN_TUNNEL) & ~(NET_CONN_DIRTY | NET_CONN_FRESH));
+    c->verdict = NET_TAKEN;
+    queue_enter(w, c, NET_Q_TUNNEL);
+    if (w->tunnel_timer.slot == 0 &&
+        net_timer_start(&w->loop, &w->tunnel_timer, w->tunnel_tick_ms) != 0) {
+        net_tunnel_close(w, c); /* without ticks its timeouts would never run */
+        return;
+    }
+    t->ops->event(t, w, c, EPOLLIN | EPOLLOUT);
+}
+
+void net_tunnel_close(struct net_worker *w, struct net_conn *c)
+{
+    conn_close(w, c);
 }
 
 /* ---- timeouts ---- */
@@ -590,6 +653,11 @@ static void on_wake(struct net_watch *ww, uint32_t events)
     }
     close_queue(w, NET_Q_IDLE, false);
     close_queue(w, NET_Q_HEAD, true);
+    for (int32_t fd = w->queues[NET_Q_TUNNEL].head; fd >= 0;) {
+        struct net_conn *c = conn_at(fd);
+        fd = c->next; /* drain may close c */
+        c->tunnel->ops->drain(c->tunnel, w, c);
+    }
     /* From now on only lingering connections enter the idle queue (conn_park closes the rest),
      * and it is empty: a shorter timeout keeps it FIFO, and an answered client that keeps its
      * socket open no longer holds the exit for the whole keep-alive timeout. */
@@ -628,6 +696,9 @@ int net_worker_init(struct net_worker *w, unsigned id, const struct net_config *
     w->queues[NET_Q_IO].timeout_ms = cfg->body_timeout_ms;
     w->accept_timer.cb = on_accept_timer;
     w->accept_timer.ud = w;
+    w->tunnel_timer.cb = on_tunnel_timer;
+    w->tunnel_timer.ud = w;
+    w->tunnel_tick_ms = 1000;
     err = net_loop_init(&w->loop);
     if (err)
         return err;

@@ -53,8 +53,10 @@ struct net_worker {
     uint32_t n_io_free;
     size_t io_size;
     uint32_t n_conns;
-    struct obs_worker *stats; /* this worker's slot of /metrics figures */
-    void *app_data;           /* the application's per-worker state: opaque here */
+    struct net_timer tunnel_timer; /* ticks the tunnels while there are some */
+    uint32_t tunnel_tick_ms;       /* how often: the finest any tunnel asked for, 1000 at most */
+    struct obs_worker *stats;      /* this worker's slot of /metrics figures */
+    void *app_data;                /* the application's per-worker state: opaque here */
     pthread_t thread;
 };
 
@@ -91,6 +93,15 @@ void net_io_close_file(struct net_io *io);
  * (NET_CONN_RUNNING) that is all, and the driver goes on; otherwise the worker runs c at once:
  * flushes its response and continues with the connection. */
 void net_conn_resume(struct net_worker *w, struct net_conn *c);
+
+/* Hands c over to t (the session said NET_TAKEN): the io block goes back, c joins the tunnel
+ * queue, and t->ops->event runs once at once (to write what the session left, read what follows).
+ */
+void net_conn_take(struct net_worker *w, struct net_conn *c, struct net_tunnel *t);
+/* Closes a tunnel's connection: t->ops->close, then the socket. */
+void net_tunnel_close(struct net_worker *w, struct net_conn *c);
+/* Ticks the worker's tunnels at least every tick_ms (the finest asked for wins). */
+void net_tunnel_tick_at_most(struct net_worker *w, uint32_t tick_ms);
 
 /* The fd-indexed connection table, shared by all workers (each fd belongs to one of them). */
 int net_conn_table_init(uint32_t n_fds);

@@ -23,6 +23,7 @@ enum obs_conn_state {
     OBS_CONN_READING, /* reading a request head */
     OBS_CONN_IO,      /* reading a body or writing a response */
     OBS_CONN_PENDING, /* a handler is working on a request */
+    OBS_CONN_TUNNEL,  /* a WebSocket or an event stream, taken over from HTTP */
     OBS_CONN_STATES,
 };
 

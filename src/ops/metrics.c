@@ -23,7 +23,7 @@
 static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
 
 /* Connection state label values, in enum obs_conn_state order. */
-static const char *const conn_states[] = {"idle", "reading", "io", "pending"};
+static const char *const conn_states[] = {"idle", "reading", "io", "pending", "tunnel"};
 static_assert(sizeof(conn_states) / sizeof(conn_states[0]) == OBS_CONN_STATES,
               "a label value for each connection state");
 

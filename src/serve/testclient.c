@@ -156,6 +156,12 @@ static int run_conn(struct http_server *srv, struct net_worker *w, struct net_co
                     err = take_file(io, out);
                 c->flags |= NET_CONN_DIRTY;
             }
+            if (c->verdict == NET_TAKEN) { /* no socket to hand over: the tunnel ends at once */
+                struct net_tunnel *t = srv->ops.take(srv, w, c);
+                if (t)
+                    t->ops->close(t, w, c);
+                c->verdict = NET_CLOSE;
+            }
             if (err || c->verdict == NET_CLOSE || !(c->flags & NET_CONN_DIRTY))
                 break; /* DIRTY: output taken or a pending handler finished; go on */
         }

@@ -12,7 +12,7 @@ import pytest
 from conftest import CREST_BIN, Conn, clean_env, free_port, run_crest
 
 TAG_NAMES = {"conn", "io", "out", "body", "arena", "json", "router", "app", "timer", "loop",
-             "sqlite", "db", "metrics", "log", "gzip", "ratelimit", "test"}
+             "sqlite", "db", "metrics", "log", "gzip", "ratelimit", "ws", "sse", "test"}
 
 
 def call(srv, method, path, body=None, headers=""):

@@ -160,7 +160,7 @@ def test_metrics_content_type_and_every_required_family(crest):
     assert abs(m.value("process_start_time_seconds") - time.time()) < 120
     assert m.value("crest_memory_limit_bytes") == 0  # no budget by default
     assert {ls["state"] for ls, _ in m.series("crest_connections")} == {
-        "idle", "reading", "io", "pending"}
+        "idle", "reading", "io", "pending", "tunnel"}
     assert m.value("crest_memory_live_bytes", tag="router") > 0
 
 
