@@ -33,6 +33,8 @@ PUBLIC = [
     ("crest_res_file", "req/file.c"),
     ("crest_file_", "req/file.c"),
     ("crest_stream_", "http/stream.c"),
+    ("crest_req_body_", "http/upload.c"),
+    ("crest_multipart_", "req/multipart.c"),
     ("crest_test_", "serve/testclient.c"),
     ("crest_rss_", "obs/proc.c"),
     ("crest_report_", "obs/proc.c"),

@@ -542,8 +542,74 @@ static void responses(struct render *rd, const struct route *r)
         error_response(j, "404", "Not Found", "HTTPError");
     if (validates(r) && status != 422)
         error_response(j, "422", "Validation Error", "HTTPValidationError");
+    if (r->def.body_stream && status != 413)
+        error_response(j, "413", "Request body too large", "HTTPError");
     if (status != 503)
         error_response(j, "503", "Service Unavailable (over the memory budget)", "HTTPError");
+    crest_json_object_end(j);
+}
+
+/* A streamed body (body_stream): multipart/form-data of the route's form fields (files as
+ * strings of format binary, FastAPI's UploadFile), else application/octet-stream. */
+static void stream_body_content(struct crest_json *j, const struct crest_route *def)
+{
+    crest_json_key(j, def->n_form ? "multipart/form-data" : "application/octet-stream");
+    crest_json_object_begin(j);
+    crest_json_key(j, "schema");
+    crest_json_object_begin(j);
+    if (!def->n_form) {
+        key_str(j, "type", "string");
+        key_str(j, "format", "binary");
+        crest_json_object_end(j);
+        crest_json_object_end(j);
+        return;
+    }
+    key_str(j, "type", "object");
+    crest_json_key(j, "properties");
+    crest_json_object_begin(j);
+    for (size_t i = 0; i < def->n_form; i++) {
+        crest_json_key(j, def->form[i].name);
+        crest_json_object_begin(j);
+        key_str(j, "type", "string");
+        if (def->form[i].file)
+            key_str(j, "format", "binary");
+        if (def->form[i].description)
+            key_str(j, "description", def->form[i].description);
+        crest_json_object_end(j);
+    }
+    crest_json_object_end(j);
+    crest_json_key(j, "required");
+    crest_json_array_begin(j);
+    for (size_t i = 0; i < def->n_form; i++)
+        if (def->form[i].required)
+            crest_json_string(j, def->form[i].name);
+    crest_json_array_end(j);
+    crest_json_object_end(j);
+    crest_json_object_end(j);
+}
+
+static void request_body(struct render *rd, const struct crest_route *def)
+{
+    struct crest_json *j = rd->j;
+
+    if (!def->body && !def->body_stream)
+        return;
+    crest_json_key(j, "requestBody");
+    crest_json_object_begin(j);
+    crest_json_key(j, "content");
+    crest_json_object_begin(j);
+    if (def->body_stream) {
+        stream_body_content(j, def);
+    } else {
+        crest_json_key(j, "application/json");
+        crest_json_object_begin(j);
+        crest_json_key(j, "schema");
+        schema_use(rd, def->body);
+        crest_json_object_end(j);
+    }
+    crest_json_object_end(j);
+    crest_json_key(j, "required");
+    crest_json_bool(j, true);
     crest_json_object_end(j);
 }
 
@@ -574,21 +640,7 @@ static void operation(struct render *rd, uint32_t index)
     operation_id(rd->app, index, id);
     key_str(j, "operationId", id);
     parameters(rd, r);
-    if (def->body) {
-        crest_json_key(j, "requestBody");
-        crest_json_object_begin(j);
-        crest_json_key(j, "content");
-        crest_json_object_begin(j);
-        crest_json_key(j, "application/json");
-        crest_json_object_begin(j);
-        crest_json_key(j, "schema");
-        schema_use(rd, def->body);
-        crest_json_object_end(j);
-        crest_json_object_end(j);
-        crest_json_key(j, "required");
-        crest_json_bool(j, true);
-        crest_json_object_end(j);
-    }
+    request_body(rd, def);
     responses(rd, r);
     crest_json_object_end(j);
 }
