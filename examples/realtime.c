@@ -11,13 +11,25 @@
  *   GET /ws/echo     a WebSocket that echoes each message (text or binary, up to 16 MiB).
  *   GET /ws/chat     a WebSocket chat room: each message goes to every member, on every worker
  *                    (one frame encoded once and shared by all their queues).
+ *   GET /files/...   the files below --root DIR, a static mount (crest_app_add_static): ETag,
+ *                    Last-Modified, 304/412, single ranges, sent with sendfile.
+ *   POST /upload     a request body of any size (up to --upload-limit, default 4 GiB),
+ *                    Content-Length or chunked, taken as a stream (body_stream) and hashed as it
+ *                    arrives: {"bytes": N, "sha256": "..."}. ?slow_ms=M pauses the read M ms
+ *                    after each piece (a slow consumer: the client is held back, nothing piles
+ *                    up); ?hash=0 counts only.
+ *   POST /upload/form  multipart/form-data, parsed as it arrives (crest_multipart_*): each part's
+ *                    name, filename, bytes and sha256.
+ *   GET /upload/stats  uploads begun, completed and ended otherwise (each consumer's end ran).
  *   GET /json        crest's built-in routes; GET /debug/memory for loopback clients.
  *
  *     realtime --host 127.0.0.1 --port 8000 [--root DIR] [--tick-ms 1000] [--heartbeat-ms 15000]
- *              [--timeout-body S]
+ *              [--timeout-body S] [--upload-limit BYTES]
  */
 #define _GNU_SOURCE
 #include <crest.h>
+
+#include "sha256.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -242,10 +254,297 @@ static enum crest_handler_result ws_chat(struct crest_req *req, void *ud)
     return CREST_DONE;
 }
 
+/* ---- POST /upload: a streamed body, hashed as it arrives ---- */
+
+static uint64_t upload_limit = 4ull << 30;
+static long uploads_begun, uploads_done, uploads_ended; /* across workers: __atomic builtins */
+
+struct upload {
+    struct crest_req *req;
+    struct sha256 sha;
+    bool hash;
+    uint32_t slow_ms; /* pause the read this long after each piece */
+    struct crest_timer *timer;
+};
+
+static void upload_wake(struct crest_timer *t, void *ud)
+{
+    struct upload *u = ud;
+    crest_timer_stop(t);
+    u->timer = NULL;
+    crest_req_body_resume(u->req); /* may end the upload, if the client left meanwhile */
+}
+
+static enum crest_body_next upload_data(struct crest_req *req, const void *data, size_t len,
+                                        void *ud)
+{
+    struct upload *u = ud;
+
+    if (u->hash)
+        sha256_update(&u->sha, data, len);
+    if (!u->slow_ms ||
+        crest_timer_start(crest_req_loop(req), u->slow_ms, 0, upload_wake, u, &u->timer) != 0)
+        return CREST_BODY_MORE;
+    return CREST_BODY_PAUSE; /* the socket is not read until upload_wake resumes */
+}
+
+static void upload_end(struct crest_req *req, int status, void *ud)
+{
+    struct upload *u = ud;
+    char hex[65] = "";
+
+    if (u->timer)
+        crest_timer_stop(u->timer);
+    u->timer = NULL;
+    if (status != 0) { /* crest answered (413, 400, 408) or the client left: nothing to say */
+        __atomic_add_fetch(&uploads_ended, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_add_fetch(&uploads_done, 1, __ATOMIC_RELAXED);
+    if (u->hash)
+        sha256_final_hex(&u->sha, hex);
+    struct crest_json *j = crest_res_json(req, 200);
+    crest_json_object_begin(j);
+    crest_json_key(j, "bytes");
+    crest_json_int(j, (int64_t)crest_req_body_received(req));
+    crest_json_key(j, "sha256");
+    crest_json_string(j, hex);
+    crest_json_object_end(j);
+    crest_req_finish(req);
+}
+
+static enum crest_handler_result upload(struct crest_req *req, void *ud)
+{
+    struct upload *u = crest_req_alloc(req, sizeof(*u)); /* lives until the response is written */
+    int64_t slow_ms = 0;
+    bool hash = true;
+    (void)ud;
+
+    if (!u) {
+        int err = crest_res_error(req, 503, "Out of memory");
+        (void)err;
+        return CREST_DONE;
+    }
+    if (crest_query_int(req, "slow_ms", &slow_ms) != 0 || slow_ms < 0 || slow_ms > 10000)
+        slow_ms = 0;
+    if (crest_query_bool(req, "hash", &hash) != 0)
+        hash = true;
+    *u = (struct upload){.req = req, .hash = hash, .slow_ms = (uint32_t)slow_ms};
+    sha256_init(&u->sha);
+    if (crest_req_body_read(req, upload_data, upload_end, u) != 0) {
+        int err = crest_res_error(req, 503, "Out of memory");
+        (void)err;
+        return CREST_DONE;
+    }
+    __atomic_add_fetch(&uploads_begun, 1, __ATOMIC_RELAXED);
+    return CREST_PENDING; /* upload_end answers */
+}
+
+/* ---- POST /upload/form: multipart/form-data, each part hashed as it arrives ---- */
+
+enum { FORM_MAX_PARTS = 16 };
+
+struct form_part {
+    char *name, *filename; /* filename NULL for a text field */
+    uint64_t bytes;
+    char sha256[65];
+};
+
+struct form {
+    struct crest_req *req;
+    struct crest_multipart *mp;
+    struct sha256 sha; /* of the part being read */
+    uint32_t n;
+    struct form_part parts[FORM_MAX_PARTS];
+};
+
+static char *copy_str(struct crest_req *req, struct crest_str s)
+{
+    char *p = crest_req_alloc(req, s.len + 1);
+    if (p) {
+        memcpy(p, s.ptr, s.len);
+        p[s.len] = '\0';
+    }
+    return p;
+}
+
+static int form_part_begin(void *ud, const struct crest_part *part)
+{
+    struct form *f = ud;
+    struct form_part *fp = &f->parts[f->n]; /* max_parts keeps n below FORM_MAX_PARTS */
+
+    fp->name = copy_str(f->req, part->name);
+    fp->filename = part->filename.ptr ? copy_str(f->req, part->filename) : NULL;
+    if (!fp->name || (part->filename.ptr && !fp->filename))
+        return -ENOMEM;
+    fp->bytes = 0;
+    sha256_init(&f->sha);
+    return 0;
+}
+
+static int form_part_data(void *ud, const struct crest_part *part, const void *data, size_t len)
+{
+    struct form *f = ud;
+    (void)part;
+    sha256_update(&f->sha, data, len);
+    f->parts[f->n].bytes += len;
+    return 0;
+}
+
+static int form_part_end(void *ud, const struct crest_part *part)
+{
+    struct form *f = ud;
+    (void)part;
+    sha256_final_hex(&f->sha, f->parts[f->n].sha256);
+    f->n++;
+    return 0;
+}
+
+/* The form could not be read: 400 (malformed, truncated), 413 (a limit), 503 (memory). */
+static void form_fail(struct form *f, int err)
+{
+    int status = err == -EMSGSIZE ? 413 : err == -ENOMEM ? 503 : 400;
+    const char *why = crest_multipart_error(f->mp);
+    int rc = crest_res_error(f->req, status, why ? why : "Invalid multipart body");
+    (void)rc;
+    crest_req_finish(f->req);
+}
+
+static enum crest_body_next form_data(struct crest_req *req, const void *data, size_t len, void *ud)
+{
+    struct form *f = ud;
+    int err = crest_multipart_feed(f->mp, data, len);
+    (void)req;
+    if (!err)
+        return CREST_BODY_MORE;
+    form_fail(f, err);
+    return CREST_BODY_STOP; /* the rest is never read: the connection closes after the answer */
+}
+
+static void form_reply(struct form *f)
+{
+    struct crest_json *j = crest_res_json(f->req, 200);
+    crest_json_object_begin(j);
+    crest_json_key(j, "parts");
+    crest_json_array_begin(j);
+    for (uint32_t i = 0; i < f->n; i++) {
+        crest_json_object_begin(j);
+        crest_json_key(j, "name");
+        crest_json_string(j, f->parts[i].name);
+        crest_json_key(j, "filename");
+        if (f->parts[i].filename)
+            crest_json_string(j, f->parts[i].filename);
+        else
+            crest_json_null(j);
+        crest_json_key(j, "bytes");
+        crest_json_int(j, (int64_t)f->parts[i].bytes);
+        crest_json_key(j, "sha256");
+        crest_json_string(j, f->parts[i].sha256);
+        crest_json_object_end(j);
+    }
+    crest_json_array_end(j);
+    crest_json_object_end(j);
+    crest_req_finish(f->req);
+}
+
+static void form_end(struct crest_req *req, int status, void *ud)
+{
+    struct form *f = ud;
+    (void)req;
+    if (status != 0)
+        return; /* answered already (form_fail), or crest answered, or the client left */
+    int err = crest_multipart_finish(f->mp);
+    if (err)
+        form_fail(f, err);
+    else
+        form_reply(f);
+}
+
+static enum crest_handler_result upload_form(struct crest_req *req, void *ud)
+{
+    struct form *f = crest_req_alloc(req, sizeof(*f));
+    int err = f ? 0 : -ENOMEM;
+    (void)ud;
+
+    if (f) {
+        const struct crest_multipart_config cfg = {.part_begin = form_part_begin,
+                                                   .part_data = form_part_data,
+                                                   .part_end = form_part_end,
+                                                   .ud = f,
+                                                   .max_parts = FORM_MAX_PARTS,
+                                                   .max_field_bytes = 64 << 10};
+        f->req = req;
+        f->n = 0;
+        err = crest_multipart_new(req, &cfg, &f->mp);
+    }
+    if (!err)
+        err = crest_req_body_read(req, form_data, form_end, f);
+    if (err) {
+        int rc = err == -EINVAL
+                     ? crest_res_error(req, 400, "Expected multipart/form-data with a boundary")
+                     : crest_res_error(req, 503, "Out of memory");
+        (void)rc;
+        return CREST_DONE;
+    }
+    return CREST_PENDING;
+}
+
+static enum crest_handler_result upload_stats(struct crest_req *req, void *ud)
+{
+    struct crest_json *j = crest_res_json(req, 200);
+    (void)ud;
+    crest_json_object_begin(j);
+    crest_json_key(j, "begun");
+    crest_json_int(j, __atomic_load_n(&uploads_begun, __ATOMIC_RELAXED));
+    crest_json_key(j, "done");
+    crest_json_int(j, __atomic_load_n(&uploads_done, __ATOMIC_RELAXED));
+    crest_json_key(j, "ended");
+    crest_json_int(j, __atomic_load_n(&uploads_ended, __ATOMIC_RELAXED));
+    crest_json_object_end(j);
+    return CREST_DONE;
+}
+
+/* The routes of files and uploads; root NULL: no /files mount. */
+static int add_file_routes(struct crest_app *app, const char *root, char err[CREST_ERR_LEN])
+{
+    static const struct crest_form_field form_fields[] = {
+        {.name = "file", .file = true, .required = true, .description = "any number of files"},
+        {.name = "note", .description = "and of text fields"},
+    };
+    const struct crest_route routes[] = {
+        {.method = "POST",
+         .path = "/upload",
+         .handler = upload,
+         .summary = "a body of any size, hashed as it arrives",
+         .body_stream = true,
+         .max_body_bytes = upload_limit},
+        {.method = "POST",
+         .path = "/upload/form",
+         .handler = upload_form,
+         .summary = "multipart/form-data, each part hashed as it arrives",
+         .body_stream = true,
+         .max_body_bytes = upload_limit,
+         .form = form_fields,
+         .n_form = sizeof(form_fields) / sizeof(form_fields[0])},
+        {.method = "GET", .path = "/upload/stats", .handler = upload_stats, .hidden = true},
+    };
+    int rc;
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if ((rc = crest_app_add_route(app, &routes[i], err)) != 0)
+            return rc;
+    if (root && (rc = crest_app_add_static(app, "/files", root)) != 0) {
+        snprintf(err, CREST_ERR_LEN, "--root %s: %s", root, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct crest_config cfg;
     char err[CREST_ERR_LEN];
+    const char *root = NULL;
     struct crest_app *app = crest_app_new("realtime", "1.0");
     const struct crest_route routes[] = {
         {.method = "GET",
@@ -272,7 +571,11 @@ int main(int argc, char **argv)
             tick_ms = (uint32_t)atoi(v);
         else if (strcmp(argv[i], "--heartbeat-ms") == 0)
             heartbeat_ms = (uint32_t)atoi(v);
-        else if (strcmp(argv[i], "--root") != 0) { /* the static mount's, coming with it */
+        else if (strcmp(argv[i], "--root") == 0)
+            root = v;
+        else if (strcmp(argv[i], "--upload-limit") == 0)
+            upload_limit = strtoull(v, NULL, 10);
+        else {
             fprintf(stderr, "realtime: unknown option %s\n", argv[i]);
             return 2;
         }
@@ -291,6 +594,10 @@ int main(int argc, char **argv)
         }
     }
     crest_app_on_worker(app, events_worker_start, events_worker_stop, NULL);
+    if (add_file_routes(app, root, err) != 0) {
+        fprintf(stderr, "realtime: %s\n", err);
+        return 1;
+    }
     int rc = crest_serve(app, &cfg, err);
     if (rc != 0)
         fprintf(stderr, "realtime: %s\n", err);

@@ -326,6 +326,22 @@ struct crest_route {
      * 403, 404, 409 ... each with its schema, {"detail": "..."} by default. */
     const struct crest_doc_response *responses;
     size_t n_responses;
+    /* Request bodies. body_stream: the handler takes the body in pieces as they arrive
+     * (crest_req_body_read) instead of whole (crest_req_body), so an upload of any size costs the
+     * connection its read buffer only; hooks and validation of path and query run before the first
+     * byte of it is read, and 100 Continue goes out only when the handler starts reading. Not with
+     * body (a JSON schema needs the whole body). max_body_bytes: this route's limit on the body's
+     * total (0: crest_config.max_body_bytes), which may be larger than the server's: past it, 413
+     * {"detail":"Request body too large"} and the connection is closed without reading the rest (a
+     * Content-Length past it is refused before any byte is read). A buffered route's body is held
+     * whole in memory (inside the budget), so keep its limit small. */
+    bool body_stream;
+    uint64_t max_body_bytes;
+    /* For the OpenAPI document only: a multipart/form-data body of these fields (files are
+     * documented as strings of format binary). A streamed route without form is documented as
+     * application/octet-stream. */
+    const struct crest_form_field *form;
+    size_t n_form;
 };
 
 /* One more documented answer of a route. */
@@ -333,6 +349,14 @@ struct crest_doc_response {
     int status;                        /* 400..599 */
     const char *description;           /* NULL: the status's reason phrase ("Conflict") */
     const struct crest_schema *schema; /* NULL: {"detail": string} (the HTTPError component) */
+};
+
+/* A field of a multipart/form-data body, as the OpenAPI document describes it. */
+struct crest_form_field {
+    const char *name;
+    bool file; /* a file upload (format: binary), else a text field */
+    bool required;
+    const char *description;
 };
 
 /* Hooks: behaviour written once around handlers (FastAPI's dependencies and middleware). A hook's
@@ -641,6 +665,85 @@ CREST_API struct crest_str crest_req_id(const struct crest_req *req);
 CREST_API struct crest_str crest_req_cookie(const struct crest_req *req, const char *name);
 /* The request body (de-chunked), or {NULL, 0} when there is none. */
 CREST_API struct crest_str crest_req_body(const struct crest_req *req);
+
+/* Request bodies as streams (routes declared with body_stream). A handler asks for the body with
+ * crest_req_body_read and returns CREST_PENDING; crest then reads the body (Content-Length or
+ * chunked, de-chunked here) through the connection's read buffer and hands each piece to data as
+ * it arrives, so nothing holds more of it than one read. When data returns:
+ *   CREST_BODY_MORE   go on;
+ *   CREST_BODY_PAUSE  read nothing more from the socket until crest_req_body_resume (a slow file
+ *                     write or hash, a reply awaited from the loop): the client is held back by
+ *                     TCP's own flow control, and no timeout runs while paused;
+ *   CREST_BODY_STOP   the application wants no more: it answers (crest_res_*) and calls
+ *                     crest_req_finish, now or later; the connection closes after the response
+ *                     without reading the rest.
+ * end runs exactly once: status 0 when the whole body was handed over (then answer, and call
+ * crest_req_finish, inside end or later); otherwise the request is over and crest answers or has
+ * closed, so release what ud holds and touch req no more: -EFBIG (past the route's limit: 413),
+ * -EBADMSG (malformed chunked framing: 400), -ECONNRESET (the client went away, or the server
+ * stopped), -ETIMEDOUT (the body stalled past the body timeout: 408), -ECANCELED (the response
+ * was finished before the body ended). data and end run on the worker's thread, with req valid;
+ * crest_req_finish inside them takes effect when they return. */
+enum crest_body_next {
+    CREST_BODY_MORE,
+    CREST_BODY_PAUSE,
+    CREST_BODY_STOP,
+};
+typedef enum crest_body_next (*crest_body_data_fn)(struct crest_req *req, const void *data,
+                                                   size_t len, void *ud);
+typedef void (*crest_body_end_fn)(struct crest_req *req, int status, void *ud);
+/* Starts reading req's body into data and end (see above); once per request, from its handler or
+ * a hook's continuation. 0, -EINVAL (the route is not body_stream, no end, or called twice),
+ * -ENOMEM; on failure nothing is called. */
+CREST_API CREST_MUST_CHECK int crest_req_body_read(struct crest_req *req, crest_body_data_fn data,
+                                                   crest_body_end_fn end, void *ud);
+/* Reading goes on after data returned CREST_BODY_PAUSE (from the worker's thread: a timer, a
+ * watch, an async or work callback); inside data, the PAUSE it returns is ignored. end may run
+ * inside this call (the client went away meanwhile). */
+CREST_API void crest_req_body_resume(struct crest_req *req);
+/* Body bytes handed to data so far. */
+CREST_API uint64_t crest_req_body_received(const struct crest_req *req);
+
+/* multipart/form-data (RFC 7578), parsed incrementally: feed it the pieces data receives and it
+ * calls back per part, each part's bytes as they come (a file goes to disk or a hash without ever
+ * being whole in memory). Memory: the parser and one part-header buffer (max_header_bytes), in
+ * the request's arena. */
+struct crest_multipart;
+/* A part: name and filename from its Content-Disposition (filename {NULL, 0} for a text field),
+ * content_type from its Content-Type ({NULL, 0} when absent); valid until its end callback. */
+struct crest_part {
+    struct crest_str name;
+    struct crest_str filename;
+    struct crest_str content_type;
+    uint32_t index; /* 0 for the first part */
+};
+/* Callbacks return 0, or a negative errno that stops the parser (crest_multipart_feed returns it).
+ */
+struct crest_multipart_config {
+    int (*part_begin)(void *ud, const struct crest_part *part);
+    int (*part_data)(void *ud, const struct crest_part *part, const void *data, size_t len);
+    int (*part_end)(void *ud, const struct crest_part *part);
+    void *ud;
+    uint32_t max_parts;        /* 0: 100 */
+    uint32_t max_header_bytes; /* one part's header section; 0: 4096 */
+    uint64_t max_field_bytes;  /* a part without filename; 0: 1 MiB */
+    uint64_t max_file_bytes;   /* a part with a filename; 0: no limit but the route's */
+};
+/* A parser for req's body (in its arena, freed with the request), the boundary taken from req's
+ * Content-Type; cfg is copied. 0, -EINVAL (the Content-Type is not multipart/form-data with a
+ * valid boundary (RFC 2046 5.1.1): answer 400), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_multipart_new(struct crest_req *req,
+                                                   const struct crest_multipart_config *cfg,
+                                                   struct crest_multipart **out);
+/* Parses the next len bytes. 0; -EBADMSG (malformed: answer 400), -EMSGSIZE (a limit: 413), or a
+ * callback's error; the first error is sticky. */
+CREST_API CREST_MUST_CHECK int crest_multipart_feed(struct crest_multipart *mp, const void *data,
+                                                    size_t len);
+/* The body ended: 0 when the closing delimiter was seen, else -EBADMSG (truncated), or the sticky
+ * error. */
+CREST_API CREST_MUST_CHECK int crest_multipart_finish(struct crest_multipart *mp);
+/* A sentence saying what went wrong (for the 400/413 detail), or NULL when nothing did. */
+CREST_API const char *crest_multipart_error(const struct crest_multipart *mp);
 
 /* The request body validated against the route's schema, with defaults filled in for absent
  * fields that have one; NULL when the route declares no body schema. */

@@ -44,6 +44,8 @@ PUBLIC = [
     ("crest_stream_", "http/stream.c"),
     ("crest_ws_", "http/ws.c"),
     ("crest_sse_", "http/sse.c"),
+    ("crest_req_body_", "http/upload.c"),
+    ("crest_multipart_", "req/multipart.c"),
     ("crest_test_", "serve/testclient.c"),
     ("crest_rss_", "obs/proc.c"),
     ("crest_report_", "obs/proc.c"),

@@ -79,6 +79,11 @@ const struct crest_hook *app_hook_at(const struct crest_app *app, const struct r
 /* http_respond_fn: the after hooks of the hooks a request reached, in reverse order. */
 void app_dispatch_respond(void *app, struct http_request *req);
 
+/* http_plan_fn: looks the route up as soon as the head is parsed (dispatch then uses this match),
+ * so that its body is read as the route says: streamed (body_stream), up to its limit. */
+struct http_body_plan;
+void app_dispatch_plan(void *app, struct http_request *req, struct http_body_plan *plan);
+
 /* http_handle_fn: routes a complete request and runs its handler (or answers 404/405/422/501). */
 void app_dispatch(void *app, struct http_request *req);
 

@@ -67,7 +67,8 @@ static bool route_request(struct crest_app *app, struct crest_req *req)
         crest_res_status(req, 204);
         return true;
     }
-    route_table_match(&app->router, method, hreq->path, hreq->arena, &req->match);
+    if (!req->matched) /* looked up already when the head arrived */
+        route_table_match(&app->router, method, hreq->path, hreq->arena, &req->match);
     if (req->match.status == 405 && method == CREST_METHOD_OPTIONS) {
         allow_header(req, req->match.allow);
         crest_res_status(req, 204);
@@ -167,9 +168,31 @@ CREST_API void crest_req_next(struct crest_req *req)
     hreq->finished = false;
     enum run_result r = run(srv->app, req);
     hreq->in_handler = false;
-    if (r == RUN_PENDING && !hreq->finished)
+    if (r == RUN_PENDING && !hreq->finished) {
+        if (hreq->upload) /* the handler asked for its streamed body: the session reads it */
+            http_request_upload(hreq);
         return;
+    }
     crest_req_finish(req);
+}
+
+void app_dispatch_plan(void *ctx, struct http_request *hreq, struct http_body_plan *plan)
+{
+    struct crest_app *app = ctx;
+    struct crest_req *req = (struct crest_req *)hreq;
+    uint8_t method = hreq->method == CREST_METHOD_HEAD ? CREST_METHOD_GET : hreq->method;
+
+    if (hreq->method == CREST_METHOD_UNKNOWN || hreq->method == CREST_METHOD_CONNECT ||
+        (hreq->path.len == 1 && hreq->path.ptr[0] == '*'))
+        return; /* answered by route_request without a route */
+    route_table_match(&app->router, method, hreq->path, hreq->arena, &req->match);
+    req->matched = true;
+    const struct route *route = req->match.route;
+    if (req->match.status != 0 || !route)
+        return;
+    plan->stream = route->def.body_stream;
+    if (route->def.max_body_bytes)
+        plan->limit = route->def.max_body_bytes;
 }
 
 void app_dispatch_respond(void *ctx, struct http_request *hreq)

@@ -14,6 +14,7 @@
 struct net_worker;
 struct net_conn;
 struct http_request;
+struct http_upload;
 
 struct http_timer {
     struct net_timer timer;
@@ -49,6 +50,9 @@ struct http_request {
     struct crest_stream *stream; /* a streamed body (crest_res_stream), or NULL */
     struct net_tunnel *tunnel;   /* takes the connection once the head is out (WebSocket, SSE) */
     uint8_t tunnel_framing;      /* enum http_framing of that head */
+    struct http_upload *upload;  /* the consumer of a streamed body (crest_req_body_read) */
+    bool body_streamed;          /* the route takes its body as a stream: it is not in body */
+    uint64_t body_received;      /* body bytes handed to the consumer */
     bool has_file;               /* the body is file_len bytes of file_fd from file_off */
     int file_fd;                 /* owned until the session hands it to net */
     int64_t file_off;
@@ -57,5 +61,8 @@ struct http_request {
 
 /* Finishes the response of a pending request from outside its handler. */
 void http_request_finish(struct http_request *req);
+/* A pending request named its body's consumer (crest_req_body_read) outside the session's own
+ * call of the handler (a hook's continuation): the session starts reading the body. */
+void http_request_upload(struct http_request *req);
 
 #endif

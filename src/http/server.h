@@ -10,6 +10,17 @@
  * later calls http_request_finish. */
 typedef void (*http_handle_fn)(void *app, struct http_request *req);
 
+/* How the body of a request is read, decided from its head before any body byte is: whole into
+ * req->body (the default), or streamed to a consumer the handler names (http/upload.h); limit is
+ * the most bytes the body may have (413 past it). */
+struct http_body_plan {
+    bool stream;
+    uint64_t limit;
+};
+/* Called once a head is parsed, before its body is read and before handle: the application looks
+ * the route up and fills plan (which holds the server's defaults). */
+typedef void (*http_plan_fn)(void *app, struct http_request *req, struct http_body_plan *plan);
+
 /* Called when a response is set, before it is rendered (a stream's before its head): where the
  * application's after hooks change it. */
 typedef void (*http_respond_fn)(void *app, struct http_request *req);
@@ -24,6 +35,7 @@ struct http_server {
     uint32_t max_body_bytes;
     size_t request_size; /* the application's request struct, struct http_request first */
     http_handle_fn handle;
+    http_plan_fn plan;         /* may be NULL: every body is read whole, up to max_body_bytes */
     http_respond_fn respond;   /* may be NULL */
     http_complete_fn complete; /* may be NULL */
     void *app;

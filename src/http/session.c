@@ -10,6 +10,7 @@
 #include "http/status.h"
 #include "http/stream.h"
 #include "http/tunnel.h"
+#include "http/upload.h"
 #include "mem/mem.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@ enum session_phase {
     PHASE_BODY,
     PHASE_HANDLER,
     PHASE_STREAM, /* the head is out; the body is pulled from the application's producer */
+    PHASE_UPLOAD, /* the handler waits for a streamed request body, handed to it as it arrives */
 };
 
 struct http_session {
@@ -41,6 +43,11 @@ struct http_session {
     bool body_moved; /* the body is gathered in `body`; the read buffer keeps only the head */
     bool closing;    /* the last response said Connection: close */
     struct net_tunnel *taken; /* the head is out: the connection goes to this tunnel (ws, sse) */
+    bool body_streamed;       /* the body goes to the application's consumer (http/upload.h) */
+    bool body_done;           /* a streamed body was read to its end, or is empty */
+    bool continued;           /* a streamed body's 100 Continue was decided */
+    bool timed_out;           /* a streamed body stalled past the body timeout */
+    uint64_t body_limit;      /* the route's limit on this request's body, else the server's */
     _Alignas(16) char arena_first[ARENA_FIRST_BYTES];
     /* then the application's request (request_size bytes), then the header array */
 };
@@ -134,6 +141,7 @@ static void session_start(void *ctx, struct net_worker *w, struct net_conn *c)
     s->body_moved = false;
     s->closing = false;
     s->taken = NULL;
+    s->body_streamed = s->body_done = s->continued = s->timed_out = false;
 }
 
 static void stop_timers(struct http_request *req)
@@ -166,6 +174,7 @@ static void request_reset(struct http_session *s)
     trim(&s->res_body, MEM_OUT);
     s->phase = PHASE_HEAD;
     s->body_moved = false;
+    s->body_streamed = s->body_done = s->continued = s->timed_out = false;
 }
 
 static void session_stop(void *ctx, struct net_worker *w, struct net_conn *c)
@@ -179,6 +188,11 @@ static void session_stop(void *ctx, struct net_worker *w, struct net_conn *c)
         stop_timers(req);
         obs_in_flight(w->stats, -1);
         http_stream_over(req->stream, -ECONNRESET);
+    }
+    if (s->phase == PHASE_UPLOAD) { /* the client went, stalled, or the server stops */
+        stop_timers(req);
+        obs_in_flight(w->stats, -1);
+        http_upload_over(req->upload, req, s->timed_out ? -ETIMEDOUT : -ECONNRESET);
     }
     request_reset(s);
     mem_buf_fini(&s->body, MEM_BODY);
@@ -223,8 +237,10 @@ static void on_timeout(void *ctx, struct net_worker *w, struct net_conn *c)
     (void)ctx;
     (void)w;
     /* a pending handler answers for itself; a stream's head is out: a 408 now would corrupt it */
-    if (c->io && session_of(c)->phase != PHASE_HANDLER && session_of(c)->phase != PHASE_STREAM)
+    if (c->io && session_of(c)->phase != PHASE_HANDLER && session_of(c)->phase != PHASE_STREAM) {
+        session_of(c)->timed_out = true;
         fail_and_close(session_of(c), c->io, 408, "Request Timeout");
+    }
 }
 
 /* ---- bodies ---- */
@@ -237,16 +253,53 @@ static void cut_input(struct net_io *io, char *at, uint32_t n)
     io->in_len -= n;
 }
 
-/* RFC 9112 6.3: the body's length comes from Transfer-Encoding: chunked, else Content-Length, else
- * it is empty. A body that would not fit the read buffer is gathered into s->body. */
-static enum net_verdict begin_body(const struct http_server *srv, struct http_session *s,
-                                   struct net_worker *w, struct net_io *io)
+static void request_prepare(const struct http_server *srv, struct http_session *s,
+                            struct net_worker *w, struct net_conn *c);
+
+/* Moves the request to the front of the read buffer, so that reads of its body never move its
+ * head again (net compacts the buffer only when bytes before in_off were consumed): the request's
+ * slices point into it from now on. */
+static void head_to_front(struct net_io *io)
+{
+    io->in_len -= io->in_off;
+    memmove(io->in, io->in + io->in_off, io->in_len);
+    io->in_off = 0;
+}
+
+/* A streamed body: nothing is read until the handler names its consumer (dispatch runs at once). */
+static enum net_verdict begin_stream(struct http_session *s)
 {
     const struct http_parser *p = &s->parser;
-    uint32_t avail = io->in_len - io->in_off;
 
-    if (p->has_content_length && p->content_length > srv->max_body_bytes)
+    s->body_streamed = s->body_moved = true; /* the read buffer keeps only the head */
+    s->body_done = !p->chunked && (!p->has_content_length || p->content_length == 0);
+    s->phase = PHASE_BODY;
+    return NET_WANT_BODY;
+}
+
+/* RFC 9112 6.3: the body's length comes from Transfer-Encoding: chunked, else Content-Length, else
+ * it is empty. The request is prepared now, and the application says from its route how the body
+ * is read (srv->plan): whole (a body that would not fit the read buffer is gathered into s->body)
+ * or streamed to the handler, each up to a limit. */
+static enum net_verdict begin_body(const struct http_server *srv, struct http_session *s,
+                                   struct net_worker *w, struct net_conn *c)
+{
+    struct net_io *io = c->io;
+    const struct http_parser *p = &s->parser;
+    uint32_t avail = io->in_len - io->in_off;
+    struct http_body_plan plan = {.limit = srv->max_body_bytes};
+
+    if (io->in_off &&
+        (p->chunked || (p->has_content_length && avail - p->head_len < p->content_length)))
+        head_to_front(io);
+    request_prepare(srv, s, w, c);
+    if (srv->plan)
+        srv->plan(srv->app, request_of(s), &plan);
+    s->body_limit = plan.limit;
+    if (p->has_content_length && p->content_length > plan.limit)
         return fail_and_close(s, io, 413, "Request body too large");
+    if (plan.stream)
+        return begin_stream(s);
     /* refuse early: a body the budget cannot hold is turned away before a byte is buffered */
     if (p->has_content_length && (int64_t)p->content_length > mem_budget_room())
         return shed(s, w, io);
@@ -267,8 +320,8 @@ static enum net_verdict begin_body(const struct http_server *srv, struct http_se
     return NET_WANT_BODY;
 }
 
-static enum net_verdict read_chunked(const struct http_server *srv, struct http_session *s,
-                                     struct net_worker *w, struct net_io *io)
+static enum net_verdict read_chunked(struct http_session *s, struct net_worker *w,
+                                     struct net_io *io)
 {
     char *data = io->in + io->in_off + s->parser.head_len;
     uint32_t len = io->in_len - io->in_off - s->parser.head_len, consumed;
@@ -276,7 +329,7 @@ static enum net_verdict read_chunked(const struct http_server *srv, struct http_
 
     if (st == HTTP_CHUNKED_ERROR)
         return fail_and_close(s, io, 400, "Invalid chunked body");
-    if ((uint64_t)s->body.len + len > srv->max_body_bytes)
+    if ((uint64_t)s->body.len + len > s->body_limit)
         return fail_and_close(s, io, 413, "Request body too large");
     if (mem_buf_append(&s->body, MEM_BODY, data, len) != 0)
         return shed(s, w, io);
@@ -285,14 +338,15 @@ static enum net_verdict read_chunked(const struct http_server *srv, struct http_
 }
 
 /* NET_WANT_REQUEST when the body is complete, NET_WANT_BODY for more, NET_CLOSE on error. */
-static enum net_verdict read_body(const struct http_server *srv, struct http_session *s,
-                                  struct net_worker *w, struct net_io *io)
+static enum net_verdict read_body(struct http_session *s, struct net_worker *w, struct net_io *io)
 {
     const struct http_parser *p = &s->parser;
     uint32_t after_head = io->in_len - io->in_off - p->head_len;
 
+    if (s->body_streamed)
+        return NET_WANT_REQUEST; /* the handler runs first; its consumer takes the body */
     if (p->chunked)
-        return read_chunked(srv, s, w, io);
+        return read_chunked(s, w, io);
     if (!p->has_content_length)
         return NET_WANT_REQUEST;
     if (!s->body_moved)
@@ -332,6 +386,7 @@ static void split_target(struct http_request *req)
     req->query = q ? (struct crest_str){q + 1, (size_t)(end - q - 1)} : (struct crest_str){NULL, 0};
 }
 
+/* The request as its head says (the body is set by dispatch, once read). */
 static void request_prepare(const struct http_server *srv, struct http_session *s,
                             struct net_worker *w, struct net_conn *c)
 {
@@ -351,10 +406,6 @@ static void request_prepare(const struct http_server *srv, struct http_session *
     req->status = 200;
     req->target = (struct crest_str){start + p->target_off, p->target_len};
     split_target(req);
-    if (s->body_moved)
-        req->body = (struct crest_str){s->body.ptr ? s->body.ptr : "", s->body.len};
-    else if (p->has_content_length)
-        req->body = (struct crest_str){start + p->head_len, (size_t)p->content_length};
     req->arena = &s->arena;
     req->res_headers = &s->res_headers;
     req->res_body = &s->res_body;
@@ -404,6 +455,10 @@ static enum net_verdict request_complete(const struct http_server *srv, struct h
 
     stop_timers(req);
     obs_in_flight(w->stats, -1);
+    if (req->upload) /* answered before its body ended: the consumer hears so (if not yet over) */
+        http_upload_over(req->upload, req, -ECANCELED);
+    if (s->body_streamed && !s->body_done)
+        req->close = true;            /* the rest of the body is never read (RFC 9112 9.6: close) */
     if (srv->respond && !req->stream) /* a stream's ran before its head */
         srv->respond(srv->app, req);
     if (srv->complete)
@@ -471,18 +526,125 @@ static enum net_verdict stream_start(const struct http_server *srv, struct http_
     return NET_WANT_REQUEST;
 }
 
+/* The body as read: whole (in place, or gathered in s->body), or none for a streamed one. */
+static void request_body(struct http_session *s, struct net_io *io, struct http_request *req)
+{
+    const struct http_parser *p = &s->parser;
+
+    req->body_streamed = s->body_streamed;
+    if (s->body_streamed)
+        return;
+    if (s->body_moved)
+        req->body = (struct crest_str){s->body.ptr ? s->body.ptr : "", s->body.len};
+    else if (p->has_content_length)
+        req->body =
+            (struct crest_str){io->in + io->in_off + p->head_len, (size_t)p->content_length};
+}
+
+/* A streamed body could not be read on (too large, bad framing): the consumer is told, crest
+ * answers and closes; session_stop releases the request. */
+static enum net_verdict upload_fail(struct http_session *s, struct net_io *io, unsigned status,
+                                    const char *detail, int err)
+{
+    struct http_request *req = request_of(s);
+    http_upload_over(req->upload, req, err);
+    return fail_and_close(s, io, status, detail);
+}
+
+/* RFC 9110 10.1.1: 100 Continue only to a client that waits for it, only once the handler asked
+ * for the body (a hook that refused it answered instead, and the body was never sent). */
+static int upload_continue(struct http_session *s, struct net_io *io)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    const struct http_parser *p = &s->parser;
+
+    if (s->continued)
+        return 0;
+    s->continued = true;
+    if (!p->expect_continue || p->version_minor < 1 || s->body_done ||
+        io->in_len - io->in_off != p->head_len)
+        return 0;
+    return mem_buf_append(&io->out, MEM_OUT, cont, sizeof(cont) - 1);
+}
+
+/* Reads what arrived of a streamed body into its consumer: de-chunked, counted against the
+ * limit, cut from the read buffer as it is handed over, so the body costs one read buffer.
+ * NET_WANT_BODY: wait for more input; NET_WANT_REQUEST: the body ended, was stopped, or paused. */
+static enum net_verdict upload_read(struct http_session *s, struct net_io *io,
+                                    struct http_request *req)
+{
+    const struct http_parser *p = &s->parser;
+    struct http_upload *up = req->upload;
+
+    while (!up->paused && !up->stopped && !s->body_done) {
+        char *data = io->in + io->in_off + p->head_len;
+        uint32_t avail = io->in_len - io->in_off - p->head_len, len = avail, used = avail;
+        if (p->chunked) {
+            enum http_chunked_status st = http_chunked_decode(&s->chunked, data, &len, &used);
+            if (st == HTTP_CHUNKED_ERROR)
+                return upload_fail(s, io, 400, "Invalid chunked body", -EBADMSG);
+            s->body_done = st == HTTP_CHUNKED_DONE;
+        } else {
+            uint64_t left = p->content_length - req->body_received;
+            if (len >= left) {
+                len = used = (uint32_t)left;
+                s->body_done = true;
+            }
+        }
+        if (req->body_received + len > s->body_limit)
+            return upload_fail(s, io, 413, "Request body too large", -EFBIG);
+        if (len)
+            http_upload_data(up, req, data, len);
+        cut_input(io, data, used);
+        if (used == avail && !s->body_done && !up->paused && !up->stopped)
+            return NET_WANT_BODY;
+    }
+    return NET_WANT_REQUEST;
+}
+
+/* PHASE_UPLOAD: the body goes to the consumer; at its end (or a STOP) the handler answers. */
+static enum net_verdict upload_pump(const struct http_server *srv, struct http_session *s,
+                                    struct net_worker *w, struct net_conn *c)
+{
+    struct http_request *req = request_of(s);
+    struct http_upload *up = req->upload;
+
+    if (upload_continue(s, c->io) != 0)
+        return shed(s, w, c->io);
+    enum net_verdict v = upload_read(s, c->io, req);
+    if (v != NET_WANT_REQUEST)
+        return v;
+    if (up->paused)
+        return NET_BUSY; /* nothing is read until crest_req_body_resume */
+    if (!up->stopped)    /* the body is whole */
+        http_upload_over(up, req, 0);
+    if (req->finished) { /* answered inside data or end */
+        req->pending = false;
+        return request_complete(srv, s, w, c);
+    }
+    s->phase = PHASE_HANDLER; /* its crest_req_finish completes it */
+    return NET_BUSY;
+}
+
 static enum net_verdict dispatch(const struct http_server *srv, struct http_session *s,
                                  struct net_worker *w, struct net_conn *c)
 {
-    struct http_request *req;
+    struct http_request *req = request_of(s);
 
-    request_prepare(srv, s, w, c);
-    req = request_of(s);
+    request_body(s, c->io, req);
+    if (net_worker_draining(w)) { /* it may have begun while the body was read */
+        req->close = true;
+        req->keep_alive_10 = false;
+    }
     req->start_us = w->loop.now_us;
     obs_in_flight(w->stats, 1);
     req->in_handler = true;
     srv->handle(srv->app, req);
     req->in_handler = false;
+    if (req->pending && req->upload) {
+        s->phase = PHASE_UPLOAD; /* on_input goes on with the body */
+        return NET_WANT_REQUEST;
+    }
     if (req->pending) {
         s->phase = PHASE_HANDLER;
         return NET_BUSY;
@@ -515,13 +677,13 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
             case HTTP_PARSE_DONE:
                 break;
             }
-            v = begin_body(srv, s, w, io);
+            v = begin_body(srv, s, w, c);
             if (v == NET_CLOSE)
                 return v;
             break;
         }
         case PHASE_BODY:
-            v = read_body(srv, s, w, io);
+            v = read_body(s, w, io);
             if (v != NET_WANT_REQUEST)
                 return v;
             v = dispatch(srv, s, w, c);
@@ -530,6 +692,11 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
             break;
         case PHASE_STREAM:
             v = stream_pump(srv, s, w, c);
+            if (v != NET_WANT_REQUEST)
+                return v;
+            break;
+        case PHASE_UPLOAD:
+            v = upload_pump(srv, s, w, c);
             if (v != NET_WANT_REQUEST)
                 return v;
             break;
@@ -555,6 +722,16 @@ void http_request_finish(struct http_request *req)
     else
         (void)request_complete(req->worker->ctx, session_of(c), req->worker, c); /* closing kept */
     net_conn_resume(req->worker, c);
+}
+
+void http_request_upload(struct http_request *req)
+{
+    struct http_session *s = session_of(req->conn);
+
+    if (s->phase != PHASE_HANDLER || !req->upload || req->upload->over)
+        return;
+    s->phase = PHASE_UPLOAD;
+    net_conn_resume(req->worker, req->conn);
 }
 
 void http_server_init(struct http_server *srv)

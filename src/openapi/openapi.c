@@ -672,6 +672,7 @@ static void responses(struct render *rd, const struct route *r)
     } own[] = {
         {401, secured(rd->app, r), "Not authenticated", "HTTPError"},
         {404, r->n_params > 0, "Not Found", "HTTPError"},
+        {413, def->body_stream, "Request body too large", "HTTPError"},
         {422, validates(r), "Validation Error", "HTTPValidationError"},
         {503, true, "Service Unavailable (over the memory budget)", "HTTPError"},
     };
@@ -696,6 +697,70 @@ static void responses(struct render *rd, const struct route *r)
             error_response(j, text, own[at].description, own[at].component);
         }
     }
+    crest_json_object_end(j);
+}
+
+/* A streamed body (body_stream): multipart/form-data of the route's form fields (files as
+ * strings of format binary, FastAPI's UploadFile), else application/octet-stream. */
+static void stream_body_content(struct crest_json *j, const struct crest_route *def)
+{
+    crest_json_key(j, def->n_form ? "multipart/form-data" : "application/octet-stream");
+    crest_json_object_begin(j);
+    crest_json_key(j, "schema");
+    crest_json_object_begin(j);
+    if (!def->n_form) {
+        key_str(j, "type", "string");
+        key_str(j, "format", "binary");
+        crest_json_object_end(j);
+        crest_json_object_end(j);
+        return;
+    }
+    key_str(j, "type", "object");
+    crest_json_key(j, "properties");
+    crest_json_object_begin(j);
+    for (size_t i = 0; i < def->n_form; i++) {
+        crest_json_key(j, def->form[i].name);
+        crest_json_object_begin(j);
+        key_str(j, "type", "string");
+        if (def->form[i].file)
+            key_str(j, "format", "binary");
+        if (def->form[i].description)
+            key_str(j, "description", def->form[i].description);
+        crest_json_object_end(j);
+    }
+    crest_json_object_end(j);
+    crest_json_key(j, "required");
+    crest_json_array_begin(j);
+    for (size_t i = 0; i < def->n_form; i++)
+        if (def->form[i].required)
+            crest_json_string(j, def->form[i].name);
+    crest_json_array_end(j);
+    crest_json_object_end(j);
+    crest_json_object_end(j);
+}
+
+static void request_body(struct render *rd, const struct crest_route *def)
+{
+    struct crest_json *j = rd->j;
+
+    if (!def->body && !def->body_stream)
+        return;
+    crest_json_key(j, "requestBody");
+    crest_json_object_begin(j);
+    crest_json_key(j, "content");
+    crest_json_object_begin(j);
+    if (def->body_stream) {
+        stream_body_content(j, def);
+    } else {
+        crest_json_key(j, "application/json");
+        crest_json_object_begin(j);
+        crest_json_key(j, "schema");
+        schema_use(rd, def->body);
+        crest_json_object_end(j);
+    }
+    crest_json_object_end(j);
+    crest_json_key(j, "required");
+    crest_json_bool(j, true);
     crest_json_object_end(j);
 }
 
@@ -726,21 +791,7 @@ static void operation(struct render *rd, uint32_t index)
     operation_id(rd->app, index, id);
     key_str(j, "operationId", id);
     parameters(rd, r);
-    if (def->body) {
-        crest_json_key(j, "requestBody");
-        crest_json_object_begin(j);
-        crest_json_key(j, "content");
-        crest_json_object_begin(j);
-        crest_json_key(j, "application/json");
-        crest_json_object_begin(j);
-        crest_json_key(j, "schema");
-        schema_use(rd, def->body);
-        crest_json_object_end(j);
-        crest_json_object_end(j);
-        crest_json_key(j, "required");
-        crest_json_bool(j, true);
-        crest_json_object_end(j);
-    }
+    request_body(rd, def);
     responses(rd, r);
     security(rd, r);
     crest_json_object_end(j);

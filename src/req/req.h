@@ -41,6 +41,7 @@ struct crest_req {
     uint16_t hook_next;      /* position of the next hook's before in the request's chain */
     uint16_t hook_entered;   /* hooks reached: their after hooks run on the way out */
     bool routed;             /* past routing: positions from here are the route's hooks */
+    bool matched;            /* match was found when the head arrived (app_dispatch_plan) */
     bool in_hook;            /* a before hook is running (crest_req_next then only marks) */
     bool next_called;        /* crest_req_next came during the hook: go on when it returns */
     struct crest_json *json; /* the body writer, once crest_res_json was called */
@@ -55,6 +56,37 @@ struct crest_req {
 
 /* req/request.c: the index of the worker running req (0 in the test client). */
 unsigned req_request_worker_id(const struct crest_req *req);
+/* req/multipart.c: the multipart/form-data parser behind crest_multipart_* (RFC 7578), driven by
+ * (state, bytes) alone so tests and the fuzzer need no request. */
+struct crest_multipart {
+    struct crest_multipart_config cfg; /* defaults applied */
+    char delim[4 + 70];                /* CRLF "--" boundary */
+    uint8_t delim_len;
+    uint8_t matched; /* bytes of delim matched so far (held back from the part's data) */
+    uint8_t state;   /* private: enum mp_state */
+    bool in_part;    /* between a part's begin and end callbacks */
+    char *hbuf;      /* the current part's header section, cfg.max_header_bytes */
+    uint32_t hlen;
+    uint32_t n_parts;
+    uint64_t part_bytes;
+    struct crest_part part; /* name, filename, content_type point into hbuf */
+    int err;                /* sticky */
+    const char *error;
+};
+
+/* The boundary of a Content-Type "multipart/form-data; boundary=..." (RFC 2046 5.1.1: 1 to 70
+ * bchars), unquoted into copy (cap bytes) that *out then points into. 0, -EINVAL. */
+int req_multipart_boundary(struct crest_str content_type, char *copy, size_t cap,
+                           struct crest_str *out);
+/* The header buffer a parser with cfg needs (its max_header_bytes, or the default). */
+uint32_t req_multipart_header_bytes(const struct crest_multipart_config *cfg);
+/* Starts a parser for boundary (copied) with cfg (copied, defaults filled in) and hbuf
+ * (req_multipart_header_bytes(cfg) bytes, which must outlive it). */
+void req_multipart_init(struct crest_multipart *mp, struct crest_str boundary,
+                        const struct crest_multipart_config *cfg, char *hbuf);
+/* As crest_multipart_feed and crest_multipart_finish. */
+int req_multipart_feed(struct crest_multipart *mp, const char *buf, size_t len);
+int req_multipart_finish(struct crest_multipart *mp);
 
 /* req/query.c: a query parameter's value decoded as FastAPI reads it (malformed escapes kept as
  * sent). 0, -ENOENT, -ENOMEM. */

@@ -55,6 +55,7 @@ void serve_http_server(struct http_server *srv, struct crest_app *app,
     srv->max_body_bytes = cfg->max_body_bytes;
     srv->request_size = sizeof(struct crest_req);
     srv->handle = app_dispatch;
+    srv->plan = app_dispatch_plan;
     srv->respond = app_dispatch_respond;
     srv->complete = ops_record;
     srv->app = app;

@@ -65,6 +65,19 @@ int valid_route(const struct route *route, char *err)
             return -EINVAL;
         }
     }
+    if ((def->body_stream && def->body) || (def->n_form && (!def->form || !def->body_stream))) {
+        if (err) /* a schema needs the whole body; a form describes a streamed one */
+            snprintf(err, CREST_ERR_LEN, "route '%s': body_stream excludes body; form needs it",
+                     def->path);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < def->n_form; i++) {
+        if (!def->form[i].name) {
+            if (err)
+                snprintf(err, CREST_ERR_LEN, "route '%s': a form field needs a name", def->path);
+            return -EINVAL;
+        }
+    }
     int rc = def->body ? valid_schema_check_defaults(def->body, err) : 0;
     return rc || !def->response ? rc : valid_schema_check_defaults(def->response, err);
 }

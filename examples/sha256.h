@@ -1,0 +1,113 @@
+/* examples/sha256.h: SHA-256 (FIPS 180-4) for the realtime example's uploads, written by hand so
+ * the example needs nothing but libcrest: OpenSSL's libcrypto would do, but its initialisation
+ * costs about 2 MB of RSS (docs/dependencies.md, libpq), more than the whole upload path is
+ * allowed to grow. Checked against Python's hashlib by tests/e2e/test_example_upload.py, and
+ * against FIPS 180-4's examples when the example starts (--self-test). Streaming: init, update
+ * with pieces of any size, final. */
+#ifndef EXAMPLES_SHA256_H
+#define EXAMPLES_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct sha256 {
+    uint32_t h[8];
+    uint64_t bytes;
+    uint8_t block[64];
+    size_t used;
+};
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static inline uint32_t sha256_ror(uint32_t x, unsigned n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static inline void sha256_block(struct sha256 *s, const uint8_t *p)
+{
+    uint32_t w[64], v[8];
+
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = sha256_ror(w[i - 15], 7) ^ sha256_ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = sha256_ror(w[i - 2], 17) ^ sha256_ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    memcpy(v, s->h, sizeof(v));
+    for (int i = 0; i < 64; i++) {
+        uint32_t e = v[4], a = v[0];
+        uint32_t t1 = v[7] + (sha256_ror(e, 6) ^ sha256_ror(e, 11) ^ sha256_ror(e, 25)) +
+                      ((e & v[5]) ^ (~e & v[6])) + sha256_k[i] + w[i];
+        uint32_t t2 = (sha256_ror(a, 2) ^ sha256_ror(a, 13) ^ sha256_ror(a, 22)) +
+                      ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof(v[0]));
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++)
+        s->h[i] += v[i];
+}
+
+static inline void sha256_init(struct sha256 *s)
+{
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, h0, sizeof(h0));
+    s->bytes = 0;
+    s->used = 0;
+}
+
+static inline void sha256_update(struct sha256 *s, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    s->bytes += len;
+    if (s->used) {
+        size_t n = 64 - s->used < len ? 64 - s->used : len;
+        memcpy(s->block + s->used, p, n);
+        s->used += n;
+        p += n;
+        len -= n;
+        if (s->used < 64)
+            return;
+        sha256_block(s, s->block);
+        s->used = 0;
+    }
+    for (; len >= 64; p += 64, len -= 64)
+        sha256_block(s, p);
+    memcpy(s->block, p, len);
+    s->used = len;
+}
+
+/* Writes the digest as 64 lowercase hex digits and a NUL. */
+static inline void sha256_final_hex(struct sha256 *s, char hex[65])
+{
+    uint64_t bits = s->bytes * 8;
+    uint8_t pad[72] = {0x80};
+    size_t n = (s->used < 56 ? 56 : 120) - s->used;
+
+    for (int i = 0; i < 8; i++)
+        pad[n + i] = (uint8_t)(bits >> (56 - 8 * i));
+    sha256_update(s, pad, n + 8);
+    for (int i = 0; i < 32; i++) {
+        uint8_t b = (uint8_t)(s->h[i / 4] >> (24 - 8 * (i % 4)));
+        hex[2 * i] = "0123456789abcdef"[b >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[b & 15];
+    }
+    hex[64] = '\0';
+}
+
+#endif
