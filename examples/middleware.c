@@ -6,6 +6,8 @@
  *                    trusted proxies, the ID echoed in X-Request-ID.
  *   GET /catalog     a JSON array of about 10 KB, gzip-encoded for clients that accept it.
  *   GET /json        crest's built-in routes.
+ *   GET /debug/memory  loopback clients only: behind trusted proxies, the client they name must
+ *                    be local too (bench/hooks.py reads the "gzip" tag here).
  *
  * Every middleware is a flag, so that bench/hooks.py can measure each on the same binary:
  *
@@ -130,6 +132,8 @@ int main(int argc, char **argv)
         {.method = "GET", .path = "/catalog", .handler = catalog},
     };
     int rc = app ? crest_app_add_builtin_routes(app) : -1;
+    if (rc == 0)
+        rc = crest_app_add_debug_routes(app, NULL);
     for (size_t i = 0; i < 2 && rc == 0; i++)
         rc = crest_app_add_route(app, &routes[i], err);
     if (rc == 0)

@@ -434,7 +434,7 @@ CREST_API CREST_MUST_CHECK int crest_app_add_cors(struct crest_app *app,
  * goes uncompressed). */
 struct crest_gzip {
     uint32_t min_size_bytes; /* smaller bodies go as they are; 0: 500 (Starlette's default) */
-    int level;               /* 1 (fastest) .. 12 (smallest); 0: 6 */
+    int level;               /* 1 (fastest) .. 12 (smallest); 0: 1 (bench/results/gzip_libs.md) */
     bool allow_deflate;
 };
 /* 0, -EINVAL (level out of range, or called twice), -ENOMEM. */

@@ -190,6 +190,7 @@ static int add_hook(struct crest_app *app, const struct crest_hook *hook, bool f
         app->hooks[app->n_hooks] = *hook;
     }
     app->n_hooks++;
+    app->n_after = (uint16_t)(app->n_after + (hook->after != NULL));
     return 0;
 }
 

@@ -22,6 +22,7 @@ struct crest_app {
     struct crest_hook *hooks; /* MEM_APP, in declaration order */
     uint16_t n_hooks, cap_hooks;
     uint16_t n_global; /* hooks without prefix or tag: they run before routing */
+    uint16_t n_after;  /* app hooks with an after: none, and the way out walks nothing */
 };
 
 /* A part of an app with state of its own (the docs keep the rendered OpenAPI document, the test

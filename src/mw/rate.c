@@ -9,6 +9,7 @@
 #include "app/app.h"
 #include "mw/mw.h"
 
+#include "mem/buf.h"
 #include "mem/mem.h"
 #include "net/loop.h"
 #include "net/worker.h"
@@ -136,7 +137,8 @@ struct rate {
     struct app_part part; /* first: the app frees it */
     struct crest_rate_limit cfg;
     struct mw_rate_table table;
-    char policy[64]; /* RateLimit-Policy, the same on every answer */
+    char policy_line[96]; /* "RateLimit-Policy: ...\r\n", the same on every answer */
+    size_t policy_len;
 };
 
 static void rate_free(struct app_part *part)
@@ -153,24 +155,56 @@ static uint32_t seconds(uint32_t ms)
     return (ms + 999) / 1000;
 }
 
+/* Decimal digits of v at out; their count. */
+static size_t put_u32(char *out, uint32_t v)
+{
+    char tmp[10];
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+/* The RateLimit fields, formatted by hand and appended whole: on every request, snprintf and
+ * crest_res_header's checks of text that is crest's own cost more than the bucket itself. */
+static int put_fields(struct crest_req *req, const struct rate *r, uint32_t remaining,
+                      uint32_t reset_s)
+{
+    char line[128];
+    size_t n = 0;
+
+    static const char head[] = "RateLimit: \"default\";r=";
+    memcpy(line, head, sizeof(head) - 1);
+    n = sizeof(head) - 1;
+    n += put_u32(line + n, remaining);
+    memcpy(line + n, ";t=", 3);
+    n += 3 + put_u32(line + n + 3, reset_s);
+    memcpy(line + n, "\r\n", 2);
+    n += 2;
+    struct mem_buf *h = req->http.res_headers;
+    return mem_buf_append(h, MEM_OUT, r->policy_line, r->policy_len) |
+           mem_buf_append(h, MEM_OUT, line, n);
+}
+
 static enum crest_hook_result limit(struct crest_req *req, void *ud)
 {
     struct rate *r = ud;
     struct crest_str key = r->cfg.key ? r->cfg.key(req, r->cfg.key_ud) : (struct crest_str){0};
-    char field[64];
+    char field[16];
     int err = 0;
 
     if (!key.ptr)
         key = crest_req_client(req);
     uint64_t now = net_loop_clock_us(&req->http.worker->loop);
     struct mw_rate_verdict v = mw_rate_take(&r->table, key.ptr, key.len, now);
-    err |= crest_res_header(req, "RateLimit-Policy", r->policy);
-    snprintf(field, sizeof(field), "\"default\";r=%u;t=%u", v.remaining,
-             seconds(v.allowed ? v.full_in_ms : v.retry_after_ms));
-    err |= crest_res_header(req, "RateLimit", field);
+    err |= put_fields(req, r, v.remaining, seconds(v.allowed ? v.full_in_ms : v.retry_after_ms));
     if (v.allowed)
         return CREST_HOOK_NEXT; /* a header lost to memory costs the client a hint, no more */
-    snprintf(field, sizeof(field), "%u", seconds(v.retry_after_ms));
+    field[put_u32(field, seconds(v.retry_after_ms))] = '\0';
     err |= crest_res_error(req, 429, "Too Many Requests");
     err |= crest_res_header(req, "Retry-After", field);
     if (err)
@@ -197,8 +231,9 @@ CREST_API int crest_app_add_rate_limit(struct crest_app *app, const struct crest
         return err;
     }
     /* the window: how long an empty bucket takes to fill, in whole seconds */
-    snprintf(r->policy, sizeof(r->policy), "\"default\";q=%.0f;w=%.0f", burst,
-             fmax(1, ceil(burst / cfg->rate_per_s)));
+    r->policy_len = (size_t)snprintf(r->policy_line, sizeof(r->policy_line),
+                                     "RateLimit-Policy: \"default\";q=%.0f;w=%.0f\r\n", burst,
+                                     fmax(1, ceil(burst / cfg->rate_per_s)));
     r->part.ops = &rate_ops;
     app_part_add(app, &r->part);
     const struct crest_hook hook = {.before = limit, .ud = r};

@@ -29,6 +29,25 @@ static bool socket_from_loopback(const struct net_worker *w, const struct net_co
     return false;
 }
 
+/* "a.b.c.d" and its NUL; its length. */
+static size_t ipv4_text(const void *addr, char *out)
+{
+    const unsigned char *b = addr;
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (i)
+            out[n++] = '.';
+        if (v >= 100)
+            out[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            out[n++] = (char)('0' + v / 10 % 10);
+        out[n++] = (char)('0' + v % 10);
+    }
+    out[n] = '\0';
+    return n;
+}
+
 static size_t socket_peer_name(const struct net_worker *w, const struct net_conn *c, char *out)
 {
     struct sockaddr_storage ss = {0};
@@ -53,6 +72,8 @@ static size_t socket_peer_name(const struct net_worker *w, const struct net_conn
     } else {
         return 0;
     }
+    if (family == AF_INET) /* by hand: glibc's inet_ntop formats IPv4 with sprintf */
+        return ipv4_text(addr, out);
     if (!inet_ntop(family, addr, out, NET_PEER_NAME_LEN))
         return 0;
     return strlen(out);
