@@ -1187,11 +1187,23 @@ enum crest_db_flag {
     CREST_DB_ONE = 1 << 0,
 };
 
+/* Reads by key of one event-loop turn in one statement (PostgreSQL, pipeline mode), an explicit
+ * choice: a call of one statement with one integer parameter (its key) and a batch joins the other
+ * such calls with the same batch made in the same turn; they go out as one statement, batch->sql,
+ * whose $1 is the array of their keys ("SELECT ... FROM items WHERE id = ANY($1)"), and each call
+ * gets the rows whose key_column equals its key, as if it had run alone (CREST_DB_ONE included):
+ * one executor run and one index scan for many requests. SQLite runs such calls alone. */
+struct crest_db_batch {
+    const char *sql;
+    const char *key_column;
+};
+
 struct crest_db_stmt {
     const char *sql;
     const struct crest_db_value *params; /* $1 is params[0] */
     size_t n_params;
-    unsigned flags; /* enum crest_db_flag */
+    unsigned flags;                     /* enum crest_db_flag */
+    const struct crest_db_batch *batch; /* NULL, or how reads of one turn share a statement */
 };
 
 /* What a call comes back with. The answer a handler gives for each is crest_db_http_status. */

@@ -2,7 +2,7 @@
 # Builds a static libpq (with the libpgcommon and libpgport it needs) from Debian's postgresql-15
 # source package into $1 (default build/deps/libpq): include/ and lib/. $2: "none" (default) or
 # "openssl", the TLS library. $3: a header force-included into every file (crest's
-# src/store/pg_alloc.h, which routes libpq's malloc and free through crest's accounting).
+# src/db/pg_alloc.h, which routes libpq's malloc and free through crest's accounting).
 #
 # Why not Debian's own libpq.a: it is built with GSSAPI and LDAP, whose static libraries Debian
 # does not ship (krb5 has none; libldap.a needs GnuTLS and SASL plugins as static archives), and

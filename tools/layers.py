@@ -16,7 +16,6 @@ ORDER = [
     [("obs", "/proc readers, per-worker stats, memory report, Prometheus text format")],
     [("net", "epoll loop, timers, workers, connection table; the loop API and blocking pool")],
     [("http", "request parser, Host grammar, chunked decoder, sessions, responses, streamed bodies")],
-    [("store", "the items store: SQLite, PostgreSQL (libpq in the event loop)")],
     [("route", "route templates compiled and matched, method names")],
     [("req", "the request a handler reads, the response it writes, query and scalar decoding")],
     [("valid", "validation with pydantic's rules and vocabulary, the 422 problem list")],
@@ -81,7 +80,7 @@ def main(src):
     return 1 if bad else 0
 
 
-# the framework's rooms, where files call each other in no cycle (store's pg.c and pg_conn.c, a
+# the framework's rooms, where files call each other in no cycle (db's pg.c and pg_conn.c, a
 # connection and its pool, call each other by design)
 ACYCLIC = {"json", "route", "req", "valid", "app", "openapi", "ops", "mw", "serve"}
 

@@ -5,7 +5,7 @@ main file), and a public one (CREST_API) starts with the crest_ prefix the table
 file. Run by ctest (test_names); prints each offending name and exits 1. --list prints the public
 table (docs/architecture.md shows it).
 
-The rooms below the framework (mem, obs, net, http, store) and the programs on top (items, cli)
+The rooms below the framework (mem, obs, net, http), db and the programs on top (items, cli)
 predate the rule for internal names and are not checked for it yet; public names are checked
 everywhere."""
 import os
@@ -54,8 +54,7 @@ PUBLIC = [
     ("crest_async_", "net/async.c"),
     ("crest_work_", "net/work.c"),
     ("crest_db_", "db/db.c"),
-    ("crest_store_", "store/"),
-    ("crest_pq_", "store/pg_alloc.c"),
+    ("crest_pq_", "db/pg_alloc.c"),
 ]
 DEF = re.compile(r"^(CREST_API )?(?!static\b)[A-Za-z_][^;(=]*?\b([a-z_][a-z0-9_]*)\(", re.M)
 

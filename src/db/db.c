@@ -8,7 +8,6 @@
 
 #include "mem/mem.h"
 #include "req/req.h"
-#include "store/store.h"
 
 #include <errno.h>
 #include <math.h>
@@ -125,7 +124,7 @@ CREST_API int crest_app_add_db(struct crest_app *app, const struct crest_db_conf
     }
     db->part.ops = &db_part_ops;
     db->backend = is_postgresql(cfg->url) ? &db_pg_backend : &db_sqlite_backend;
-    crest_store_redact_url(cfg->url, db->redacted, sizeof(db->redacted));
+    db_redact_url(cfg->url, db->redacted, sizeof(db->redacted));
     db->pool = cfg->pool ? cfg->pool : DEFAULT_POOL;
     db->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     db->pipeline = !cfg->no_pipeline;
@@ -141,6 +140,31 @@ CREST_API int crest_app_add_db(struct crest_app *app, const struct crest_db_conf
     app_part_add(app, &db->part);
     *out = db;
     return 0;
+}
+
+/* postgresql://user:secret@host/db → postgresql://user:***@host/db; also a password=… parameter. */
+void db_redact_url(const char *url, char *buf, size_t cap)
+{
+    if (!cap)
+        return;
+    snprintf(buf, cap, "%s", url ? url : "");
+    char *scheme = strstr(buf, "://");
+    if (scheme) {
+        char *user = scheme + 3;
+        char *end = user + strcspn(user, "/?#"); /* the authority ends there */
+        char *at = NULL;
+        for (char *p = user; p < end; p++) /* the userinfo ends at the last '@' */
+            if (*p == '@')
+                at = p;
+        char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+        if (colon && (size_t)(colon - buf) + 4 < cap) {
+            memmove(colon + 4, at, strlen(at) + 1);
+            memcpy(colon + 1, "***", 3);
+        }
+    }
+    char *pw = strstr(buf, "password=");
+    if (pw)
+        snprintf(pw, cap - (size_t)(pw - buf), "password=***");
 }
 
 void db_log(const struct crest_db *db, const char *what, const char *detail)
@@ -166,6 +190,8 @@ void db_log(const struct crest_db *db, const char *what, const char *detail)
 static bool stmt_ok(const struct crest_db_stmt *st)
 {
     if (!st->sql || (st->n_params && !st->params) || st->n_params > 65535)
+        return false;
+    if (st->batch && (!st->batch->sql || !st->batch->key_column))
         return false;
     for (size_t i = 0; i < st->n_params; i++) {
         const struct crest_db_value *v = &st->params[i];
@@ -196,7 +222,7 @@ static bool call_size(const struct crest_db_stmt *stmts, size_t n, size_t *size)
 
 /* One block (MEM_DB) holding the call and a copy of everything it was handed: a backend may send
  * it later (PostgreSQL waiting for a connection) or from another thread (SQLite's writer). */
-static struct db_call *call_new(const struct crest_db_stmt *stmts, size_t n)
+struct db_call *db_call_new(const struct crest_db_stmt *stmts, size_t n)
 {
     size_t size;
     if (!call_size(stmts, n, &size))
@@ -281,7 +307,7 @@ CREST_API int crest_db_run(struct crest_req *req, struct crest_db *db,
     unsigned id = req_request_worker_id(req);
     if (id >= db->n_workers || !db->workers[id])
         return -EINVAL; /* not a worker this database was started on */
-    struct db_call *call = call_new(stmts, n);
+    struct db_call *call = db_call_new(stmts, n);
     if (!call)
         return -ENOMEM;
     call->db = db;
@@ -299,7 +325,8 @@ CREST_API int crest_db_query(struct crest_req *req, struct crest_db *db, const c
                              const struct crest_db_value *params, size_t n_params, unsigned flags,
                              crest_db_fn done, void *ud)
 {
-    const struct crest_db_stmt st = {sql, params, n_params, flags};
+    const struct crest_db_stmt st = {
+        .sql = sql, .params = params, .n_params = n_params, .flags = flags};
     return crest_db_run(req, db, &st, 1, done, ud);
 }
 

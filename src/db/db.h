@@ -76,6 +76,8 @@ extern const struct db_backend db_pg_backend;
 
 /* ---- db.c ---- */
 
+/* A call holding copies of n statements and their parameters (MEM_DB), or NULL. */
+struct db_call *db_call_new(const struct crest_db_stmt *stmts, size_t n);
 /* Answers a call on its worker: runs done (unless abandoned) and frees the call. status, when
  * not CREST_DB_OK, overrides the call's own. */
 void db_call_finish(struct db_call *call, enum crest_db_status status);
@@ -87,6 +89,17 @@ uint64_t db_now_us(void);
 struct db_alloc db_call_alloc(struct db_call *call);
 /* One line on stderr: "crest: db NAME (URL redacted): what: detail". */
 void db_log(const struct crest_db *db, const char *what, const char *detail);
+
+/* ---- sqlite_mem.c ---- */
+
+/* Routes SQLite's allocations through mem (tag MEM_SQLITE), sizes its per-connection caches and
+ * turns URI filenames off; runs once per process, before the first connection opens. 0, or a
+ * SQLite status when SQLite itself failed to initialize. When the application already started
+ * SQLite, the allocator can no longer be swapped: that is logged once, SQLite's memory stays
+ * unaccounted, and 0 is returned. */
+int db_sqlite_mem_setup(void);
+/* url with its password replaced by "***" (for logs and errors), NUL-terminated in buf. */
+void db_redact_url(const char *url, char *buf, size_t cap);
 
 /* ---- result.c ---- */
 

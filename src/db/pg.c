@@ -90,25 +90,33 @@ void db_pg_pump(struct pg_inst *p)
     }
 }
 
-static int pg_run(void *instance, struct db_call *call)
+void db_pg_submit(struct pg_inst *p, struct db_call *call)
 {
-    struct pg_inst *p = instance;
-    call->worker = p;
     struct pg_conn *c = pick(p);
     /* wait for a busy connection to come free (no pipeline), or for one being opened (at start,
      * after a reconnect): bounded by the connect timeout, after which the call fails */
     if (!c && ((!p->db->pipeline && db_pg_any_ready(p)) || db_pg_any_connecting(p))) {
         push_waiting(p, call);
-        return 0;
+        return;
     }
     if (!c) { /* nothing up: answered at once, never queued without bound */
         db_call_finish(call, CREST_DB_UNAVAILABLE);
-        return 0;
+        return;
     }
     if (db_pg_send(c, call) != 0) {
         db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_LOST);
         db_call_finish(call, CREST_DB_UNAVAILABLE);
     }
+}
+
+static int pg_run(void *instance, struct db_call *call)
+{
+    struct pg_inst *p = instance;
+    call->worker = p;
+    if (db_pg_batchable(p, call))
+        db_pg_batch_add(p, call);
+    else
+        db_pg_submit(p, call);
     return 0;
 }
 
@@ -459,6 +467,7 @@ static int pg_worker_open(struct crest_db *db, unsigned id, struct crest_loop *l
     p->stats = obs_worker_slot(id);
     p->n_conns = db->pool;
     mem_pool_init(&p->entries, MEM_DB, sizeof(struct pg_entry), PG_ENTRIES_KEPT);
+    p->turn_end.ud = p;
     for (unsigned k = 0; k < p->n_conns; k++) /* in the background: a server down is retried */
         db_pg_conn_init(&p->conns[k], p);
     *out = p;
@@ -478,6 +487,7 @@ static void pg_worker_close(void *instance)
         call->abandoned = true;
         db_call_finish(call, CREST_DB_UNAVAILABLE);
     }
+    db_pg_batch_drop(p);
     mem_pool_fini(&p->entries);
     mem_free(MEM_DB, p->conns, p->n_conns * sizeof(*p->conns));
     mem_free(MEM_DB, p, sizeof(*p));

@@ -67,8 +67,20 @@ struct pg_inst {
     unsigned n_conns, next_conn;
     struct pg_conn *conns; /* MEM_DB */
     struct db_call *waiting, *waiting_tail;
+    struct db_call *batched, *batched_tail; /* this turn's reads by key (crest_db_batch) */
+    struct net_timer turn_end;              /* sends them once the turn's events are handled */
     struct mem_pool entries;
 };
+
+/* ---- pg_batch.c ---- */
+/* Whether call can join the turn's batch: one statement with a batch and one integer key. */
+bool db_pg_batchable(const struct pg_inst *p, const struct db_call *call);
+/* Adds call to the turn's batch (sent when the turn's events are handled). */
+void db_pg_batch_add(struct pg_inst *p, struct db_call *call);
+/* Frees the batched calls without a callback (the loop has stopped). */
+void db_pg_batch_drop(struct pg_inst *p);
+/* Starts a call as pg_run does (a batch's statement, or a lone member). */
+void db_pg_submit(struct pg_inst *p, struct db_call *call);
 
 /* ---- pg.c ---- */
 bool db_pg_any_ready(const struct pg_inst *p);

@@ -16,7 +16,6 @@
 
 #include "mem/mem.h"
 #include "net/loop.h"
-#include "store/sqlite_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -615,9 +614,25 @@ static void shared_free(struct sq_shared *sh)
     mem_free(MEM_DB, sh, sizeof(*sh));
 }
 
+struct open_task {
+    struct crest_db *db;
+    char *err;
+};
+
+/* Opening and migrating allocate and free a lot: on a thread of their own (mem_run_transient),
+ * what glibc caches of the freed blocks goes back to the heap when it ends, instead of staying
+ * with the thread that called crest_app_add_db for good. */
+static int open_writer(void *ud)
+{
+    struct open_task *t = ud;
+    struct sq_shared *sh = t->db->shared;
+    int rc = open_conn(t->db, &sh->writer, false, t->err);
+    return rc ? rc : migrate(t->db, sh->writer.db, t->err);
+}
+
 static int sq_open(struct crest_db *db, char *err)
 {
-    int rc = store_sqlite_mem_setup();
+    int rc = db_sqlite_mem_setup();
     if (rc != SQLITE_OK)
         return open_error(db, NULL, err, "initialize", rc);
     struct sq_shared *sh = mem_calloc(MEM_DB, 1, sizeof(*sh));
@@ -631,9 +646,8 @@ static int sq_open(struct crest_db *db, char *err)
     db->shared = sh;
     if (sh->memory)
         return 0; /* each worker's database is its own, migrated when it opens */
-    rc = open_conn(db, &sh->writer, false, err);
-    if (rc == 0)
-        rc = migrate(db, sh->writer.db, err);
+    struct open_task task = {db, err};
+    rc = mem_run_transient(open_writer, &task);
     if (rc) {
         shared_free(sh);
         db->shared = NULL;

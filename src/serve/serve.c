@@ -97,7 +97,7 @@ static int prepare_workers(void *ud, struct net_worker *ws, unsigned n, char *er
         return rc;
     for (unsigned i = 0; i < n; i++)
         ws[i].app_data = sc->data[i];
-    if (sc->app->worker_start && !sc->cfg->quiet)
+    if ((sc->app->worker_start || app_parts_per_worker(sc->app)) && !sc->cfg->quiet)
         crest_report_startup_memory("storage ready");
     rc = ops_observe_start(sc->cfg, n, err);
     if (rc)

@@ -1,16 +1,15 @@
-/* store/item.c: what both backends share about an item. Its tags are one text column, a JSON
- * array of strings: the crest_json writer encodes them (so what is stored is always valid UTF-8
- * and valid JSON, readable by any tool); a reader of exactly that shape decodes them straight into
- * the caller's memory. The full JSON parser lives in app/, above the store, and would build a tree
- * we only copy out of; this reader knows arrays of strings only, which is all the column ever
- * holds. And the check of the fields a backend is given. */
-#include "store/item.h"
+/* items/tags.c: an item's tags are one text column, a JSON array of strings, on both databases:
+ * the crest_json writer encodes them (so what is stored is always valid UTF-8 and valid JSON,
+ * readable by any tool); a reader of exactly that shape decodes them straight into the request's
+ * arena. crest.h offers no parser of arbitrary text (crest_req_json reads the body), and a tree
+ * would be copied out of anyway; this reader knows arrays of strings only, which is all the
+ * column ever holds. */
+#include "items.h"
 
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
-int store_tags_encode(const struct crest_str *tags, uint32_t n_tags, struct crest_json **out)
+int items_tags_encode(const struct crest_str *tags, uint32_t n_tags, struct crest_json **out)
 {
     struct crest_json *j = crest_json_new();
 
@@ -209,8 +208,8 @@ static int scan_array(struct scan *s, struct crest_str *tags, uint32_t *n_tags, 
     return s->pos == s->len ? 0 : -1;
 }
 
-int store_tags_decode(const char *text, size_t len, const struct store_alloc *out,
-                      struct crest_str **tags, uint32_t *n_tags)
+int items_tags_decode(struct crest_req *req, const char *text, size_t len, struct crest_str **tags,
+                      uint32_t *n_tags)
 {
     struct scan s = {.text = text, .len = len};
     size_t n_bytes;
@@ -222,8 +221,8 @@ int store_tags_decode(const char *text, size_t len, const struct store_alloc *ou
         return -EIO;
     if (n == 0)
         return 0;
-    struct crest_str *t = out->alloc(out->ctx, (size_t)n * sizeof(*t));
-    char *bytes = out->alloc(out->ctx, n_bytes);
+    struct crest_str *t = crest_req_alloc(req, (size_t)n * sizeof(*t));
+    char *bytes = crest_req_alloc(req, n_bytes);
     if (!t || !bytes)
         return -ENOMEM;
     s = (struct scan){.text = text, .len = len, .dst = bytes};
@@ -232,17 +231,4 @@ int store_tags_decode(const char *text, size_t len, const struct store_alloc *ou
     *tags = t;
     *n_tags = n;
     return 0;
-}
-
-bool store_item_ok(const struct store_item *in, unsigned fields)
-{
-    if (!in || (fields & ~(unsigned)STORE_ALL_FIELDS))
-        return false;
-    if ((fields & STORE_NAME) && !in->name.ptr)
-        return false;
-    if ((fields & STORE_PRICE) && isnan(in->price))
-        return false;
-    if ((fields & STORE_TAX) && in->has_tax && isnan(in->tax))
-        return false;
-    return !(fields & STORE_TAGS) || in->n_tags == 0 || in->tags;
 }

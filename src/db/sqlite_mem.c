@@ -1,10 +1,12 @@
-/* store/sqlite_mem.c: SQLite's process-wide configuration, which is mostly about memory. SQLite
+/* db/sqlite_mem.c: SQLite's process-wide configuration, which is mostly about memory. SQLite
  * allocates through a method table (sqlite3_mem_methods) that can be replaced once per process,
  * before sqlite3_initialize(); ours counts every block under MEM_SQLITE so /metrics shows what the
- * store costs. SQLite frees by pointer alone, so blocks are counted at their malloc_usable_size
+ * databases cost. SQLite frees by pointer alone, so blocks are counted at their malloc_usable_size
  * (mem's "unsized" calls), as Redis's zmalloc does. The same one-time step sizes the
  * per-connection caches and turns URI filenames off. Opening connections is sqlite.c's job. */
-#include "store/sqlite_int.h"
+#include "db/db.h"
+
+#include <sqlite3.h>
 
 #include "mem/mem.h"
 
@@ -12,8 +14,9 @@
 #include <stdio.h>
 
 /* Lookaside is a per-connection slab for SQLite's small, short-lived objects. The default
- * (1200-byte slots x 40, 48 KiB) is taken whole when a connection opens, and we open one connection
- * per worker. The items store's statements are few and prepared once; 128-byte slots x 64 (8 KiB)
+ * (1200-byte slots x 40, 48 KiB) is taken whole when a connection opens, and a database has one
+ * connection per worker plus its writer's. Statements are prepared once per connection; 128-byte
+ * slots x 64 (8 KiB)
  * keep most small allocations off malloc with most of those bytes in use (a SQLite built with
  * SQLITE_OMIT_LOOKASIDE, as Debian's is, ignores this; crest's own build takes the small slab). */
 enum {
@@ -83,7 +86,7 @@ static void setup_once(void)
         rc = sqlite3_config(SQLITE_CONFIG_LOOKASIDE, LOOKASIDE_SLOT_BYTES, LOOKASIDE_SLOTS);
     /* No bulk page-cache allocation: by default each connection grabs 20 pages (about 86 KiB)
      * on first use, whether its file needs them or not; without it pages come one by one, up to
-     * cache_size, and a fresh file store costs about 54 KiB instead of 134 KiB. */
+     * cache_size, and a fresh file's connection costs about 54 KiB instead of 134 KiB. */
     if (rc == SQLITE_OK)
         rc = sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
     /* A SQLite built with SQLITE_USE_URI=1 (Debian's is) makes every filename that starts with
@@ -96,7 +99,7 @@ static void setup_once(void)
     setup_status = sqlite3_initialize();
 }
 
-int store_sqlite_mem_setup(void)
+int db_sqlite_mem_setup(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, setup_once);

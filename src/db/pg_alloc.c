@@ -1,4 +1,4 @@
-/* store/pg_alloc.c: the allocator libpq is built to call (store/pg_alloc.h): crest's unsized
+/* db/pg_alloc.c: the allocator libpq is built to call (db/pg_alloc.h): crest's unsized
  * allocation functions under the db tag, with the C library's contracts (malloc(0) and
  * calloc(0, n) return a block that free takes; calloc checks its multiplication). Not API: libpq
  * is prelinked into libcrest.a, where these become local like every internal symbol (hidden here,
