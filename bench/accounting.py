@@ -87,10 +87,11 @@ def coverage(server, args):
     return pick(after_json), pick(after_items)
 
 
-def send_requests(port, n, deadline_s=120.0, header=b""):
-    """n GET /json on one keep-alive connection, 16 per write, each batch answered in full;
-    header: an extra header line ("Origin: ...\r\n") on each."""
-    req = b"GET /json HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n"
+def send_requests(port, n, deadline_s=120.0, header=b"", request=None, status=b"200"):
+    """n GET /json (or n of request, whole requests as bytes, each answered status) on one
+    keep-alive connection, 16 per write, each batch answered in full; header: an extra header line
+    ("Origin: ...\r\n") on each GET /json."""
+    req = request or b"GET /json HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n"
     end = time.monotonic() + deadline_s
     while True:
         try:
@@ -106,7 +107,7 @@ def send_requests(port, n, deadline_s=120.0, header=b""):
             k = min(16, n - done)
             sock.sendall(req * k)
             got = b""
-            while got.count(b"HTTP/1.1 200") < k:
+            while got.count(b"HTTP/1.1 " + status) < k:
                 data = sock.recv(65536)
                 if not data:
                     raise OSError("crest closed the connection")
@@ -114,9 +115,9 @@ def send_requests(port, n, deadline_s=120.0, header=b""):
             done += k
 
 
-def callgrind_ir(binary, n, flags=(), header=b""):
+def callgrind_ir(binary, n, flags=(), header=b"", request=None, status=b"200"):
     """Instructions crest (1 worker, with flags) executes from start to exit when serving n
-    requests (each with header)."""
+    requests (each with header; or n of request, answered status)."""
     with tempfile.TemporaryDirectory() as tmp:
         port = lib.free_port()
         out = os.path.join(tmp, "cg.out")
@@ -125,7 +126,7 @@ def callgrind_ir(binary, n, flags=(), header=b""):
                                  "--workers", "1", *flags], cwd=tmp, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            send_requests(port, n, header=header)
+            send_requests(port, n, header=header, request=request, status=status)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
@@ -133,11 +134,11 @@ def callgrind_ir(binary, n, flags=(), header=b""):
             return sum(int(line.split()[1]) for line in f if line.startswith("totals:"))
 
 
-def instructions_per_request(binary, n=20000, flags=(), header=b""):
+def instructions_per_request(binary, n=20000, flags=(), header=b"", request=None, status=b"200"):
     """(Ir of start + 2000 + n requests - Ir of start + 2000 requests) / n: exact, and blind to
     whatever else the machine runs."""
-    return (callgrind_ir(binary, 2000 + n, flags, header) -
-            callgrind_ir(binary, 2000, flags, header)) / n
+    return (callgrind_ir(binary, 2000 + n, flags, header, request, status) -
+            callgrind_ir(binary, 2000, flags, header, request, status)) / n
 
 
 def cov_line(label, cov, goal):

@@ -1,10 +1,15 @@
 #!/usr/bin/python3
-"""bench/hooks.py: what hooks cost on GET /json (issue 16). The same crest binary, 1 worker, three
+"""bench/hooks.py: what hooks cost (issue 16). The same crest binary, 1 worker. On GET /json, three
 ways: no hook; CORS on (crest --cors-allow-origins: one hook with a before and an after, which
 requests without an Origin pass through, the after hook looking the header up); CORS answering every request
-(an allowed Origin on each: three response headers added). Requests/s plain and pipelined 16
-deep (bench/pipeline.lua), best of interleaved rounds, each as a ratio of the no-hook server's in
-the same run, since this machine's absolute figures move between days.
+(an allowed Origin on each: three response headers added). Bearer authentication guards only
+the item writes (crest --api-key-file), so its rows send POST /items with the body {}, answered
+422 by validation after the hooks (no store call; bench/post_invalid.lua): no key file; bearer
+auth with a valid key (the Authorization header found, checked for one field, parsed, compared in
+constant time against the file's keys); CORS and bearer auth together. Requests/s plain and
+pipelined 16 deep (bench/pipeline.lua), best of interleaved rounds, each as a ratio of the
+no-hook server's for the same request in the same run, since this machine's absolute figures move
+between days.
 
 Then, on examples/middleware.c (one binary, each middleware a flag; an app on crest.h alone), the
 issue's rule "an empty chain costs nothing measurable; one no-op hook costs <= 2 % on pipelined
@@ -48,12 +53,28 @@ from lib import (BENCH_DIR, BODY, Server, Unavailable, cpu_model, cpu_snapshot, 
 import accounting  # noqa: E402  (instructions per request under callgrind)
 
 ORIGIN = "https://app.example"
+KEY = "bench-key-0123456789abcdef"
+KEY_FILE = "@keys"  # replaced by the temporary key file's path
+CORS = ["--cors-allow-origins", ORIGIN]
+AUTH = ["-H", "Authorization: Bearer " + KEY]
+# (key, label, crest flags, wrk headers, request: GET /json or the POST /items {} → 422)
 VARIANTS = [
-    ("none", "no hook", [], []),
-    ("noop", "CORS hook, no Origin sent (its after hook looks it up)", ["--cors-allow-origins", ORIGIN], []),
-    ("cors", "CORS hook answering (Origin sent)", ["--cors-allow-origins", ORIGIN],
-     ["-H", "Origin: " + ORIGIN]),
+    ("none", "no hook", [], [], "get"),
+    ("noop", "CORS hook, no Origin sent (its after hook looks it up)", CORS, [], "get"),
+    ("cors", "CORS hook answering (Origin sent)", CORS, ["-H", "Origin: " + ORIGIN], "get"),
+    ("post", "POST /items {} → 422, no hook", [], [], "post"),
+    ("bearer", "POST /items {} → 422, bearer auth (valid key)", ["--api-key-file", KEY_FILE],
+     AUTH, "post"),
+    ("cors_bearer", "POST /items {} → 422, CORS answering + bearer auth",
+     CORS + ["--api-key-file", KEY_FILE], AUTH + ["-H", "Origin: " + ORIGIN], "post"),
 ]
+BASELINE = {"get": "none", "post": "post"}
+POST_422 = (b"POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n%s\r\n{}")
+
+
+def with_key_file(flags, path):
+    return [path if f == KEY_FILE else f for f in flags]
 
 
 # examples/middleware.c's variants: (key, label, flags, wrk/callgrind header)
@@ -77,8 +98,13 @@ def build(binary, flags):
     return argv
 
 
-def wrk(pin, port, seconds, conns, pipelined, headers):
+def wrk(pin, port, seconds, conns, pipelined, headers, request="get"):
     argv = pin + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds] + headers
+    if request == "post":
+        argv += ["-s", os.path.join(BENCH_DIR, "post_invalid.lua"),
+                 "http://127.0.0.1:%d/items" % port, "--", "16" if pipelined else "1"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        return parse_wrk(out).get("rps", 0.0)
     argv += ["-s", os.path.join(BENCH_DIR, "pipeline.lua")] if pipelined else ["--latency"]
     argv.append("http://127.0.0.1:%d/json" % port)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
@@ -96,46 +122,63 @@ def main():
     args = ap.parse_args()
     args.crest = os.path.abspath(args.crest)  # the servers run in temporary directories
     args.example = os.path.abspath(args.example)
+    keys_dir = tempfile.mkdtemp(prefix="crest-bench-keys-")
+    key_file = os.path.join(keys_dir, "keys")
+    with open(key_file, "w") as f:
+        f.write("another-key\n%s\nthird-key-of-the-file\n" % KEY)
+    try:
+        return measure(args, key_file)
+    finally:
+        shutil.rmtree(keys_dir)
+
+
+def measure(args, key_file):
     server_pin, wrk_pin = pinning()
-    best = {(k, kind): 0.0 for k, _, _, _ in VARIANTS for kind in ("plain", "pipelined")}
+    best = {(v[0], kind): 0.0 for v in VARIANTS for kind in ("plain", "pipelined")}
     for rnd in range(args.rounds):
-        for key, label, flags, headers in VARIANTS:
-            s = Server(key, label, build(args.crest, flags))
+        for key, label, flags, headers, request in VARIANTS:
+            s = Server(key, label, build(args.crest, with_key_file(flags, key_file)))
             try:
                 s.start(server_pin)
                 s.wait_ready()
                 for kind in ("plain", "pipelined"):
                     rps = wrk(wrk_pin, s.port, args.seconds, args.conns, kind == "pipelined",
-                              headers)
+                              headers, request)
                     best[(key, kind)] = max(best[(key, kind)], rps)
                     log("round %d %s %s: %.0f req/s" % (rnd + 1, key, kind, rps))
             except Unavailable as e:
                 log("%s: %s" % (key, e))
             finally:
                 s.stop()
-    lines = ["# What hooks cost on GET /json (bench/hooks.py)", "",
+    lines = ["# What hooks cost (bench/hooks.py)", "",
              "Measured on %s (%s) by `/usr/bin/python3 bench/hooks.py`: crest 1 worker on CPU 0, "
              "wrk -t1 -c%d -d%ds on CPU 1, best of %d interleaved rounds; ratios against the "
              "no-hook server of the same run." % (datetime.date.today().isoformat(), cpu_model(),
                                                   args.conns, args.seconds, args.rounds),
              "", "| server | plain req/s | ratio | pipelined-16 req/s | ratio |",
              "|---|---|---|---|---|"]
-    for key, label, _, _ in VARIANTS:
+    for key, label, _, _, request in VARIANTS:
         row = ["%s" % label]
         for kind in ("plain", "pipelined"):
-            base, rps = best[("none", kind)], best[(key, kind)]
+            base, rps = best[(BASELINE[request], kind)], best[(key, kind)]
             row += ["{:,.0f}".format(rps) if rps else "not measured",
                     "%.3f" % (rps / base) if rps and base else "—"]
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "Instructions per GET /json under callgrind (20,000 requests pipelined 16 deep, "
-              "after 2,000; exact, whatever else the machine runs):", "",
+    lines += ["", "Instructions per request under callgrind (20,000 requests pipelined 16 deep, "
+              "after 2,000; exact, whatever else the machine runs), each ratio against the "
+              "no-hook server answering the same request:", "",
               "| server | instructions per request | ratio |", "|---|---|---|"]
-    base = None
-    for key, label, flags, headers in VARIANTS:
-        header = (headers[1] + "\r\n").encode() if headers else b""
-        ir = accounting.instructions_per_request(args.crest, 20000, flags, header)
-        base = base or ir
-        lines.append("| %s | %.0f | %.3f |" % (label, ir, ir / base))
+    irs = {}
+    for key, label, flags, headers, request in VARIANTS:
+        header = "".join(h + "\r\n" for h in headers[1::2]).encode()
+        if request == "post":
+            ir = accounting.instructions_per_request(
+                args.crest, 20000, with_key_file(flags, key_file),
+                request=POST_422 % header, status=b"422")
+        else:
+            ir = accounting.instructions_per_request(args.crest, 20000, flags, header)
+        irs[key] = ir
+        lines.append("| %s | %.0f | %.3f |" % (label, ir, ir / irs[BASELINE[request]]))
         log("%s: %.0f instructions per request" % (key, ir))
     lines += example_section(args, server_pin, wrk_pin)
     lines += gzip_section(args, server_pin, wrk_pin)

@@ -203,18 +203,24 @@ static int basic_credentials(struct crest_req *req, struct crest_str b64,
     return 0;
 }
 
-static struct crest_str api_key(struct crest_req *req, const struct crest_security *s)
+/* The key where the scheme says: 0 (ptr NULL when absent), or -ENOMEM (decoding the query). */
+static int api_key(struct crest_req *req, const struct crest_security *s, struct crest_str *v)
 {
-    struct crest_str v = {NULL, 0};
+    int rc = 0;
     switch (s->in) {
     case CREST_IN_QUERY:
-        if (req_query_param(req, s->param_name, &v) != 0)
-            v = (struct crest_str){NULL, 0}; /* absent (or no memory to decode: as absent) */
-        return v;
+        rc = req_query_param(req, s->param_name, v);
+        if (rc == -ENOENT) {
+            *v = (struct crest_str){NULL, 0};
+            rc = 0;
+        }
+        return rc;
     case CREST_IN_COOKIE:
-        return crest_req_cookie(req, s->param_name);
+        *v = crest_req_cookie(req, s->param_name);
+        return 0;
     default:
-        return crest_req_header(req, s->param_name);
+        *v = crest_req_header(req, s->param_name);
+        return 0;
     }
 }
 
@@ -225,7 +231,9 @@ static int extract(struct crest_req *req, const struct crest_security *s,
     struct crest_str v;
     c->kind = s->kind;
     if (s->kind == CREST_SECURITY_API_KEY) {
-        c->token = api_key(req, s);
+        int rc = api_key(req, s, &c->token);
+        if (rc)
+            return rc;
         *why = c->token.len ? INVALID : MISSING; /* FastAPI: an empty key is no key */
         return c->token.len && c->token.len <= CREST_SECURITY_MAX_BYTES ? 0 : -EINVAL;
     }
@@ -242,12 +250,14 @@ static int extract(struct crest_req *req, const struct crest_security *s,
 
 /* ---- the built-in check ---- */
 
-/* a == b in time that depends on their lengths only, not on where they differ */
+/* a == b in time that depends on a's length only, not on where they differ: every byte of a is
+ * compared, with b's when the lengths agree, else with itself (the length already said no) */
 static bool same_bytes(const char *a, size_t a_len, const char *b, size_t b_len)
 {
+    const char *other = a_len == b_len ? b : a;
     unsigned char diff = a_len != b_len;
     for (size_t i = 0; i < a_len; i++)
-        diff |= (unsigned char)(a[i] ^ (b_len ? b[i % b_len] : 0));
+        diff |= (unsigned char)(a[i] ^ other[i]);
     return diff == 0;
 }
 

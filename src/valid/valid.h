@@ -16,7 +16,8 @@
 
 enum { VALID_LOC_MAX = 32, VALID_CTX_MAX = 3 };
 
-/* Where a value sits: "body" / "path" / "query", then keys and array indexes. */
+/* Where a value sits: "body" / "path" / "query" / "header" / "cookie", then keys and array
+ * indexes. */
 struct valid_loc {
     const char *root;
     uint32_t depth;
@@ -104,7 +105,8 @@ bool valid_schema_check_string_length(struct valid_problems *p, const struct val
 struct crest_req;
 struct route;
 
-/* valid/request.c: validates path and query parameters and the body of a matched request.
+/* valid/request.c: validates path, query, header and cookie parameters and the body of a matched
+ * request.
  * 0: valid, the handler runs; 422: answered with every problem; -ENOMEM: memory was refused, the
  * caller answers 503 (req_response_oom). */
 int valid_request(struct crest_req *req);
@@ -113,7 +115,7 @@ int valid_request(struct crest_req *req);
  * defaults are valid JSON. 0 or -EINVAL with the reason in err. */
 int valid_route(const struct route *route, char *err);
 
-/* valid/params.c: converts and checks the path and query parameters of req. */
+/* valid/params.c: converts and checks the path, query, header and cookie parameters of req. */
 void valid_params_check(struct valid_problems *p, struct crest_req *req);
 
 #endif
