@@ -236,11 +236,16 @@ static enum crest_db_status run_stmt(struct crest_db *db, struct sq_conn *c,
 {
     sqlite3_stmt *st;
     int rc = prepare(c, s->sql, &st);
-    if (rc == SQLITE_OK)
-        rc = bind(st, s);
     if (rc != SQLITE_OK) {
         db_log(db, "statement failed", sqlite3_errmsg(c->db));
         return rc == SQLITE_MISUSE ? CREST_DB_INVALID : status_of(rc);
+    }
+    if ((rc = bind(st, s)) != SQLITE_OK) {
+        db_log(db, "statement failed",
+               rc == SQLITE_RANGE ? "a parameter is not $1..$N of the parameters given"
+                                  : sqlite3_errstr(rc));
+        sqlite3_clear_bindings(st);
+        return status_of(rc);
     }
     enum crest_db_status status = CREST_DB_UNAVAILABLE;
     if (read_names(st, r, a) == 0)
