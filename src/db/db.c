@@ -123,6 +123,7 @@ CREST_API int crest_app_add_db(struct crest_app *app, const struct crest_db_conf
         return -ENOMEM;
     }
     db->part.ops = &db_part_ops;
+    db->obs = obs_db_slot(db->name);
     db->backend = is_postgresql(cfg->url) ? &db_pg_backend : &db_sqlite_backend;
     db_redact_url(cfg->url, db->redacted, sizeof(db->redacted));
     db->pool = cfg->pool ? cfg->pool : DEFAULT_POOL;

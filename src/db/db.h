@@ -9,6 +9,7 @@
 
 #include "app/app.h"
 #include "crest.h"
+#include "obs/stats.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,6 +62,7 @@ struct crest_db {
     char *name; /* MEM_DB */
     char *url;  /* MEM_DB */
     char redacted[160];
+    unsigned obs; /* its slot of the per-worker figures (obs_db_slot) */
     unsigned pool;
     uint32_t timeout_ms;
     bool pipeline;

@@ -398,7 +398,7 @@ void db_pg_take(struct pg_conn *c, struct pg_entry *e, PGresult *res)
         call->status = read_rows(call, e->stmt, res);
     } else if (!ok && st != PGRES_PIPELINE_ABORTED) {
         call->status = status_of(res);
-        obs_db_error(c->inst->stats, OBS_DB_ERR_QUERY);
+        obs_db_error(c->inst->stats, c->inst->db->obs, OBS_DB_ERR_QUERY);
         if (call->status == CREST_DB_INVALID)
             db_log(c->inst->db, "statement failed", PQresultErrorMessage(res));
     }

@@ -31,7 +31,7 @@ void db_pg_conn_state(struct pg_conn *c, enum pg_state st)
               : c->calls > 0   ? OBS_DB_BUSY
                                : OBS_DB_IDLE;
     if (obs != c->obs_state) {
-        obs_db_move(c->inst->stats, c->obs_state, obs);
+        obs_db_move(c->inst->stats, c->inst->db->obs, c->obs_state, obs);
         c->obs_state = obs;
     }
 }
@@ -155,7 +155,7 @@ static void conn_timeout(struct pg_conn *c)
         if (e->what != PG_SYNC || e->call->abandoned || now - e->call->start_us < limit)
             continue;
         expired = true;
-        obs_db_error(p->stats, OBS_DB_ERR_TIMEOUT);
+        obs_db_error(p->stats, p->db->obs, OBS_DB_ERR_TIMEOUT);
         db_call_answer_early(e->call, CREST_DB_TIMEOUT);
     }
     if (expired)
@@ -200,7 +200,7 @@ void db_pg_conn_lost(struct pg_conn *c, enum crest_db_status status, enum obs_db
         PQfinish(c->pq);
         c->pq = NULL;
     }
-    obs_db_error(p->stats, why);
+    obs_db_error(p->stats, p->db->obs, why);
     db_pg_cache_clear(c);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : PG_BACKOFF_FIRST_MS;
     if (c->backoff_ms > PG_BACKOFF_MAX_MS)
@@ -392,7 +392,7 @@ static void call_synced(struct pg_conn *c, struct pg_entry *e)
     mem_pool_put(&p->entries, e);
     c->calls--;
     if (!call->abandoned)
-        obs_db_query(p->stats, net_loop_clock_us(p->loop) - call->start_us);
+        obs_db_query(p->stats, p->db->obs, net_loop_clock_us(p->loop) - call->start_us);
     db_pg_conn_state(c, PG_READY);
     db_call_finish(call, CREST_DB_OK);
     if (!p->db->pipeline)
@@ -469,7 +469,7 @@ void db_pg_conn_close(struct pg_conn *c)
         PQfinish(c->pq);
         c->pq = NULL;
     }
-    obs_db_move(p->stats, c->obs_state, -1);
+    obs_db_move(p->stats, p->db->obs, c->obs_state, -1);
     c->obs_state = -1;
     struct pg_entry *e;
     while ((e = db_pg_pop(c))) {

@@ -55,6 +55,7 @@ struct sq_shared {
 struct sq_worker {
     struct net_watch watch; /* first: the loop hands it back (the eventfd) */
     struct crest_db *db;
+    struct obs_worker *stats;
     struct sq_shared *shared;
     struct net_loop *loop; /* NULL: the test client */
     struct sq_conn conn;
@@ -432,6 +433,18 @@ static int queue_write(struct sq_worker *w, struct db_call *call)
     return -rc;
 }
 
+/* The call's figures (in its worker's slot), then its answer. */
+static void finish(struct sq_worker *w, struct db_call *call, enum crest_db_status status)
+{
+    enum crest_db_status final = status != CREST_DB_OK ? status : call->status;
+    obs_db_query(w->stats, w->db->obs, db_now_us() - call->start_us);
+    if (final == CREST_DB_TIMEOUT)
+        obs_db_error(w->stats, w->db->obs, OBS_DB_ERR_TIMEOUT);
+    else if (final != CREST_DB_OK && final != CREST_DB_NOT_FOUND)
+        obs_db_error(w->stats, w->db->obs, OBS_DB_ERR_QUERY);
+    db_call_finish(call, status);
+}
+
 /* The worker's side: calls back for the writes that came back, their results copied into their
  * requests' arenas. */
 static void on_written(struct net_watch *nw, uint32_t events)
@@ -456,7 +469,7 @@ static void on_written(struct net_watch *nw, uint32_t events)
         }
         db_heap_free(call->heap);
         call->heap = NULL;
-        db_call_finish(call, CREST_DB_OK);
+        finish(w, call, CREST_DB_OK);
     }
 }
 
@@ -471,7 +484,7 @@ static int sq_run(void *instance, struct db_call *call)
     if (w->shared->memory || !call_writes(&w->conn, call)) {
         enum crest_db_status status = run_alone(db, &w->conn, call, &a, false);
         if (status != CREST_DB_TIMEOUT || w->shared->memory) {
-            db_call_finish(call, status);
+            finish(w, call, status);
             return 0;
         }
         /* a read that met a lock (a WAL being recovered): the writer thread can wait for it */
@@ -481,7 +494,7 @@ static int sq_run(void *instance, struct db_call *call)
     pthread_mutex_lock(&w->shared->conn_lock); /* the test client: no loop to come back to */
     enum crest_db_status status = run_alone(db, &w->shared->writer, call, &a, true);
     pthread_mutex_unlock(&w->shared->conn_lock);
-    db_call_finish(call, status);
+    finish(w, call, status);
     return 0;
 }
 
@@ -687,11 +700,11 @@ static void worker_free(struct sq_worker *w)
 static int sq_worker_open(struct crest_db *db, unsigned id, struct crest_loop *loop, void **out,
                           char *err)
 {
-    (void)id;
     struct sq_worker *w = mem_calloc(MEM_DB, 1, sizeof(*w));
     if (!w)
         return open_error(db, NULL, err, "open", SQLITE_NOMEM);
     w->db = db;
+    w->stats = obs_worker_slot(id);
     w->shared = db->shared;
     w->watch.fd = -1;
     w->watch.cb = on_written;
@@ -709,6 +722,7 @@ static int sq_worker_open(struct crest_db *db, unsigned id, struct crest_loop *l
         worker_free(w);
         return rc;
     }
+    obs_db_move(w->stats, db->obs, -1, OBS_DB_IDLE); /* its connection, in the pool figures */
     *out = w;
     return 0;
 }
@@ -734,6 +748,7 @@ static void sq_worker_close(void *instance)
     }
     if (w->loop && w->watch.fd >= 0)
         net_loop_del(w->loop, w->watch.fd);
+    obs_db_move(w->stats, w->db->obs, OBS_DB_IDLE, -1);
     worker_free(w);
 }
 

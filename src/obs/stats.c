@@ -5,7 +5,10 @@
 
 #include "mem/counter.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 const double obs_bucket_bounds[OBS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                0.5,   1.0,  2.5,   5.0,  10.0};
@@ -112,26 +115,58 @@ void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsi
     counter_add_u(&h->sum_us, duration_us);
 }
 
-void obs_db_move(struct obs_worker *w, int from, int to)
+static char db_names[OBS_MAX_DBS][64];
+static _Atomic unsigned n_db_names;
+
+/* Registration happens at setup, on one thread, before any worker runs: readers see the names
+ * through n_db_names' release. */
+unsigned obs_db_slot(const char *name)
+{
+    unsigned n = atomic_load(&n_db_names);
+    for (unsigned i = 0; i < n; i++)
+        if (strncmp(db_names[i], name, sizeof(db_names[i]) - 1) == 0)
+            return i;
+    if (n == OBS_MAX_DBS - 1) {
+        snprintf(db_names[n], sizeof(db_names[n]), "other");
+        atomic_store(&n_db_names, OBS_MAX_DBS);
+    }
+    if (n >= OBS_MAX_DBS - 1)
+        return OBS_MAX_DBS - 1;
+    snprintf(db_names[n], sizeof(db_names[n]), "%s", name);
+    atomic_store(&n_db_names, n + 1);
+    return n;
+}
+
+unsigned obs_db_slots(void)
+{
+    return atomic_load(&n_db_names);
+}
+
+const char *obs_db_name(unsigned db)
+{
+    return db < OBS_MAX_DBS ? db_names[db] : "";
+}
+
+void obs_db_move(struct obs_worker *w, unsigned db, int from, int to)
 {
     if (from >= 0)
-        counter_add(&w->db.conns[from], -1);
+        counter_add(&w->db[db].conns[from], -1);
     if (to >= 0)
-        counter_add(&w->db.conns[to], 1);
+        counter_add(&w->db[db].conns[to], 1);
 }
 
-void obs_db_error(struct obs_worker *w, enum obs_db_error kind)
+void obs_db_error(struct obs_worker *w, unsigned db, enum obs_db_error kind)
 {
-    counter_add_u(&w->db.errors[kind], 1);
+    counter_add_u(&w->db[db].errors[kind], 1);
 }
 
-void obs_db_query(struct obs_worker *w, uint64_t duration_us)
+void obs_db_query(struct obs_worker *w, unsigned db, uint64_t duration_us)
 {
     int b = bucket_of(duration_us);
     if (b < OBS_BUCKETS)
-        counter_add_u(&w->db.buckets[b], 1);
-    counter_add_u(&w->db.count, 1);
-    counter_add_u(&w->db.sum_us, duration_us);
+        counter_add_u(&w->db[db].buckets[b], 1);
+    counter_add_u(&w->db[db].count, 1);
+    counter_add_u(&w->db[db].sum_us, duration_us);
 }
 
 int64_t obs_conns(enum obs_conn_state state)
@@ -158,36 +193,37 @@ uint64_t obs_shed_total(void)
     return n;
 }
 
-int64_t obs_db_conns(enum obs_db_state state)
+int64_t obs_db_conns(unsigned db, enum obs_db_state state)
 {
     int64_t n = 0;
     for (unsigned i = 0, used = obs_workers(); i < used; i++)
-        n += atomic_load_explicit(&slots[i].db.conns[state], memory_order_relaxed);
+        n += atomic_load_explicit(&slots[i].db[db].conns[state], memory_order_relaxed);
     return n;
 }
 
-uint64_t obs_db_errors(enum obs_db_error kind)
+uint64_t obs_db_errors(unsigned db, enum obs_db_error kind)
 {
     uint64_t n = 0;
     for (unsigned i = 0, used = obs_workers(); i < used; i++)
-        n += atomic_load_explicit(&slots[i].db.errors[kind], memory_order_relaxed);
+        n += atomic_load_explicit(&slots[i].db[db].errors[kind], memory_order_relaxed);
     return n;
 }
 
-bool obs_db_durations(uint64_t buckets[OBS_BUCKETS], uint64_t *count, uint64_t *sum_us)
+/* Whether the database has a connection or a query to show. */
+bool obs_db_durations(unsigned db, uint64_t buckets[OBS_BUCKETS], uint64_t *count, uint64_t *sum_us)
 {
     int64_t conns = 0;
     for (int s = 0; s < OBS_DB_STATES; s++)
-        conns += obs_db_conns((enum obs_db_state)s);
+        conns += obs_db_conns(db, (enum obs_db_state)s);
     *count = *sum_us = 0;
     for (int b = 0; b < OBS_BUCKETS; b++)
         buckets[b] = 0;
     for (unsigned i = 0, used = obs_workers(); i < used; i++) {
-        const struct obs_db *d = &slots[i].db;
+        const struct obs_db *d = &slots[i].db[db];
         for (int b = 0; b < OBS_BUCKETS; b++)
             buckets[b] += atomic_load_explicit(&d->buckets[b], memory_order_relaxed);
         *count += atomic_load_explicit(&d->count, memory_order_relaxed);
         *sum_us += atomic_load_explicit(&d->sum_us, memory_order_relaxed);
     }
-    return conns > 0;
+    return conns > 0 || *count > 0;
 }

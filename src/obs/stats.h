@@ -47,6 +47,10 @@ enum obs_db_error {
 
 extern const double obs_bucket_bounds[OBS_BUCKETS];
 
+/* Databases an application added (crest_app_add_db), each its own figures: the last slot is
+ * shared by any past the first OBS_MAX_DBS - 1 names. */
+enum { OBS_MAX_DBS = 8 };
+
 struct obs_db {
     _Atomic int64_t conns[OBS_DB_STATES];
     _Atomic uint64_t errors[OBS_DB_ERRORS];
@@ -73,7 +77,7 @@ struct obs_worker {
     _Atomic uint64_t shed;
     struct obs_http_count counts[OBS_HTTP_KEYS];
     struct obs_http_hist hists[OBS_HIST_KEYS];
-    struct obs_db db;
+    struct obs_db db[OBS_MAX_DBS];
 } __attribute__((aligned(64)));
 
 /* The slot of worker `id` (the in-process test client runs as worker 0). */
@@ -90,17 +94,23 @@ void obs_shed(struct obs_worker *w);
 void obs_http_record(struct obs_worker *w, unsigned route, unsigned method, unsigned status,
                      uint64_t duration_us);
 
-void obs_db_move(struct obs_worker *w, int from, int to); /* enum obs_db_state, -1: none */
-void obs_db_error(struct obs_worker *w, enum obs_db_error kind);
-void obs_db_query(struct obs_worker *w, uint64_t duration_us);
+/* The slot of the database named name (the same name, the same slot), at setup. */
+unsigned obs_db_slot(const char *name);
+/* Slots in use, and the name of each. */
+unsigned obs_db_slots(void);
+const char *obs_db_name(unsigned db);
+void obs_db_move(struct obs_worker *w, unsigned db, int from, int to); /* obs_db_state; -1 none */
+void obs_db_error(struct obs_worker *w, unsigned db, enum obs_db_error kind);
+void obs_db_query(struct obs_worker *w, unsigned db, uint64_t duration_us);
 
 /* Reader side: totals over all slots. */
 int64_t obs_conns(enum obs_conn_state state);
 int64_t obs_in_flight_total(void);
 uint64_t obs_shed_total(void);
-int64_t obs_db_conns(enum obs_db_state state);
-uint64_t obs_db_errors(enum obs_db_error kind);
+int64_t obs_db_conns(unsigned db, enum obs_db_state state);
+uint64_t obs_db_errors(unsigned db, enum obs_db_error kind);
 /* The query duration histogram summed over workers; false when no worker has a database pool. */
-bool obs_db_durations(uint64_t buckets[OBS_BUCKETS], uint64_t *count, uint64_t *sum_us);
+bool obs_db_durations(unsigned db, uint64_t buckets[OBS_BUCKETS], uint64_t *count,
+                      uint64_t *sum_us);
 
 #endif

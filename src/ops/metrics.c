@@ -350,37 +350,73 @@ static_assert(sizeof(db_states) / sizeof(db_states[0]) == OBS_DB_STATES, "one na
 static const char *const db_errors[] = {"connect", "lost", "timeout", "query"};
 static_assert(sizeof(db_errors) / sizeof(db_errors[0]) == OBS_DB_ERRORS, "one name per kind");
 
-/* The PostgreSQL pool's figures: only when a worker has one (SQLite has no pool). */
-static void render_db(struct obs_prom *t)
+static void db_series(struct obs_prom *t, const char *name, unsigned db, const char *label,
+                      const char *value)
 {
-    uint64_t buckets[OBS_BUCKETS], count, sum_us, cumulative = 0;
-    if (!obs_db_durations(buckets, &count, &sum_us))
-        return;
-    obs_prom_family(t, "crest_db_pool_connections", "gauge", "Database connections by state.");
-    for (int s = 0; s < OBS_DB_STATES; s++)
-        render_labelled(t, "crest_db_pool_connections", "state", db_states[s],
-                        obs_db_conns((enum obs_db_state)s));
-    obs_prom_family(t, "crest_db_errors_total", "counter", "Database failures by kind.");
-    for (int k = 0; k < OBS_DB_ERRORS; k++)
-        render_labelled(t, "crest_db_errors_total", "kind", db_errors[k],
-                        (int64_t)obs_db_errors((enum obs_db_error)k));
-    obs_prom_family(t, "crest_db_query_duration_seconds", "histogram",
-                    "Database query latency in seconds, from send to result.");
-    for (int b = 0; b < OBS_BUCKETS; b++) {
-        cumulative += buckets[b];
-        obs_prom_str(t, "crest_db_query_duration_seconds_bucket{le=\"");
-        obs_prom_double(t, obs_bucket_bounds[b]);
+    obs_prom_str(t, name);
+    obs_prom_label(t, '{', "db", obs_db_name(db));
+    if (label)
+        obs_prom_label(t, ',', label, value);
+}
+
+static void render_db_histogram(struct obs_prom *t, unsigned db, const uint64_t *buckets,
+                                uint64_t count, uint64_t sum_us)
+{
+    uint64_t cumulative = 0;
+    for (int b = 0; b <= OBS_BUCKETS; b++) {
+        db_series(t, "crest_db_query_duration_seconds_bucket", db, NULL, NULL);
+        obs_prom_str(t, ",le=\"");
+        if (b < OBS_BUCKETS) {
+            cumulative += buckets[b];
+            obs_prom_double(t, obs_bucket_bounds[b]);
+        } else {
+            obs_prom_str(t, "+Inf");
+        }
         obs_prom_put(t, "\"} ", 3);
-        obs_prom_u64(t, cumulative < count ? cumulative : count);
+        obs_prom_u64(t, b < OBS_BUCKETS && cumulative < count ? cumulative : count);
         obs_prom_put(t, "\n", 1);
     }
-    obs_prom_str(t, "crest_db_query_duration_seconds_bucket{le=\"+Inf\"} ");
-    obs_prom_u64(t, count);
-    obs_prom_str(t, "\ncrest_db_query_duration_seconds_sum ");
+    db_series(t, "crest_db_query_duration_seconds_sum", db, NULL, NULL);
+    obs_prom_put(t, "} ", 2);
     obs_prom_double(t, (double)sum_us / 1e6);
-    obs_prom_str(t, "\ncrest_db_query_duration_seconds_count ");
+    db_series(t, "\ncrest_db_query_duration_seconds_count", db, NULL, NULL);
+    obs_prom_put(t, "} ", 2);
     obs_prom_u64(t, count);
     obs_prom_put(t, "\n", 1);
+}
+
+/* The application's databases (crest_app_add_db), each series labelled db="<its name>"; a
+ * database shows once it has a connection or a query. */
+static void render_db(struct obs_prom *t)
+{
+    uint64_t buckets[OBS_MAX_DBS][OBS_BUCKETS], count[OBS_MAX_DBS], sum_us[OBS_MAX_DBS];
+    bool shown[OBS_MAX_DBS], any = false;
+    unsigned n = obs_db_slots();
+    for (unsigned db = 0; db < n; db++)
+        any |= shown[db] = obs_db_durations(db, buckets[db], &count[db], &sum_us[db]);
+    if (!any)
+        return;
+    obs_prom_family(t, "crest_db_pool_connections", "gauge", "Database connections by state.");
+    for (unsigned db = 0; db < n; db++)
+        for (int s = 0; shown[db] && s < OBS_DB_STATES; s++) {
+            db_series(t, "crest_db_pool_connections", db, "state", db_states[s]);
+            obs_prom_put(t, "} ", 2);
+            obs_prom_i64(t, obs_db_conns(db, (enum obs_db_state)s));
+            obs_prom_put(t, "\n", 1);
+        }
+    obs_prom_family(t, "crest_db_errors_total", "counter", "Database failures by kind.");
+    for (unsigned db = 0; db < n; db++)
+        for (int k = 0; shown[db] && k < OBS_DB_ERRORS; k++) {
+            db_series(t, "crest_db_errors_total", db, "kind", db_errors[k]);
+            obs_prom_put(t, "} ", 2);
+            obs_prom_u64(t, obs_db_errors(db, (enum obs_db_error)k));
+            obs_prom_put(t, "\n", 1);
+        }
+    obs_prom_family(t, "crest_db_query_duration_seconds", "histogram",
+                    "Database query latency in seconds, from send to result.");
+    for (unsigned db = 0; db < n; db++)
+        if (shown[db])
+            render_db_histogram(t, db, buckets[db], count[db], sum_us[db]);
 }
 
 static int render(struct obs_prom *t, const struct crest_app *app)

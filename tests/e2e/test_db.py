@@ -5,6 +5,7 @@ that survive kill -9, a SQLite write lock held by another process that stalls no
 PostgreSQL password that never reaches a log."""
 import http.client
 import json
+import re
 import os
 import signal
 import sqlite3
@@ -235,3 +236,25 @@ def test_a_down_server_is_degraded_and_its_password_never_logged(tmp_path, db_ba
         srv.stop()
     logs = "\n".join(srv.stdout + srv.stderr)
     assert "s3cret-pw" not in logs and "someone:***@" in logs
+
+
+def test_metrics_are_labelled_by_database(tmp_path, db_url):
+    srv = start(tmp_path, db_url, workers=2)
+    try:
+        wait_up(srv)
+        run(srv.port, (SCHEMA,))
+        for i in range(5):
+            assert run(srv.port, ("INSERT INTO t(id, name) VALUES ($1, $2)", [i, f"n{i}"]))[0] == 200
+        assert run(srv.port, ("SELECT * FROM nowhere",))[0] == 500
+        status, body = http_get(srv.port, "/metrics")
+        text = body.decode()
+        counts = re.findall(r'^crest_db_query_duration_seconds_count\{db="main"\} (\d+)$', text,
+                            re.M)
+        assert counts and int(counts[0]) >= 7, text
+        errors = re.findall(r'^crest_db_errors_total\{db="main",kind="query"\} (\d+)$', text, re.M)
+        assert errors and int(errors[0]) >= 1
+        conns = re.findall(r'^crest_db_pool_connections\{db="main",state="(\w+)"\} (\d+)$', text,
+                           re.M)
+        assert sum(int(v) for _, v in conns) >= 2  # each worker's connections at least
+    finally:
+        assert srv.stop() == 0

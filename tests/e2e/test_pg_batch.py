@@ -16,7 +16,7 @@ MISSING = 999_999
 
 def query_count(port):
     text = pg.call(port, "GET", "/metrics").body.decode()
-    m = re.search(r"^crest_db_query_duration_seconds_count (\d+)$", text, re.M)
+    m = re.search(r'^crest_db_query_duration_seconds_count\{db="store"\} (\d+)$', text, re.M)
     assert m, "no crest_db_query_duration_seconds_count in /metrics"
     return int(m.group(1))
 

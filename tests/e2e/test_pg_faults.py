@@ -432,7 +432,7 @@ def test_db_metrics_are_exported(start_crest, pg_url):
         assert f"# TYPE {name} {kind}" in text, name
     samples = METRIC.findall(text)
     pool = {labels: float(v) for name, labels, v in samples if name == "crest_db_pool_connections"}
-    assert pool and all('state="' in labels for labels in pool), pool
+    assert pool and all('state="' in labels and 'db="store"' in labels for labels in pool), pool
     assert sum(pool.values()) == 2 * 2, f"2 workers × --db-pool 2 connections: {pool}"
     count = [float(v) for name, _, v in samples if name == "crest_db_query_duration_seconds_count"]
     assert count and sum(count) >= 6, count
