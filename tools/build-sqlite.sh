@@ -25,9 +25,11 @@ echo "sqlite: building SQLite $fetched (static, no FTS/R*Tree/JSON/extensions)"
 }
 # THREADSAFE=2: many threads, each connection used by one (crest opens one per worker);
 # MEMSTATUS=0: no global mutex around every allocation (crest counts them itself);
-# DQS=0: "text" in SQL is an identifier, never a string; URIs stay off (--db takes paths).
+# DQS=0: "text" in SQL is an identifier, never a string; URIs stay off (--db takes paths);
+# HAVE_USLEEP: the busy handler sleeps 1 ms, 2 ms, ... up to 100 ms between tries for a lock
+# another process holds (without it, whole seconds: a write waited up to 1 s past the release).
 ${CC:-cc} -O2 -fPIC -ffunction-sections -fdata-sections \
-    -DSQLITE_THREADSAFE=2 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DQS=0 \
+    -DSQLITE_THREADSAFE=2 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DQS=0 -DHAVE_USLEEP=1 \
     -DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_MAX_EXPR_DEPTH=0 -DSQLITE_OMIT_DEPRECATED \
     -DSQLITE_OMIT_PROGRESS_CALLBACK -DSQLITE_OMIT_SHARED_CACHE -DSQLITE_USE_ALLOCA \
     -DSQLITE_OMIT_JSON -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_DECLTYPE \

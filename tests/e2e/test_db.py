@@ -195,6 +195,7 @@ def test_a_held_sqlite_write_lock_stalls_no_worker(tmp_path, db_url):
         run(srv.port, (SCHEMA,))
         holder = sqlite3.connect(db_url, isolation_level=None, timeout=5)
         holder.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+        held_at = time.monotonic()
         result = {}
 
         def write():
@@ -210,9 +211,12 @@ def test_a_held_sqlite_write_lock_stalls_no_worker(tmp_path, db_url):
             assert http_get(srv.port, "/json")[0] == 200
             assert run(srv.port, ("SELECT count(*) AS c FROM t",))[0] == 200
             assert time.monotonic() - t0 < 0.25
-        holder.execute("COMMIT")  # released at ~0.6 s: the write goes through
+        time.sleep(max(0.0, 0.6 - (time.monotonic() - held_at)))
+        holder.execute("COMMIT")  # released at 0.6 s: the write goes through, soon after
+        released_at = time.monotonic()
         t.join(5)
         assert result["status"] == 200 and result["seconds"] >= 0.4, result
+        assert time.monotonic() - released_at < 0.3, "the write waited long past the release"
         holder.execute("BEGIN IMMEDIATE")  # held past the timeout: 503
         status, data = run(srv.port, ("INSERT INTO t(id, name) VALUES (2, 'b')",))
         assert (status, data["detail"]) == (503, "Database timeout")
