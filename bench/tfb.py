@@ -160,18 +160,24 @@ def vm_rss(pid):
 # Measures.
 
 
-def run_wrk(port, path, seconds, conns, pg_pid=None):
+def run_wrk(s, path, seconds, conns, pg_pid=None):
+    """wrk on s; {rps, p50, p99, warn?, noisy?} or {error}. noisy: the share of a CPU that
+    processes other than the server, wrk and PostgreSQL used meanwhile, when over 10 %."""
     argv = WRK_PIN + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
-                      "http://127.0.0.1:%d%s" % (port, path)]
+                      "http://127.0.0.1:%d%s" % (s.port, path)]
     pg_before = items_pg.tree_cpu(pg_pid) if pg_pid else 0.0
-    t0 = time.monotonic()
+    before = lib.cpu_snapshot(s)
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     except subprocess.TimeoutExpired:
         return {"error": "wrk did not stop"}
+    after = lib.cpu_snapshot(s)
     res = lib.parse_wrk(out)
-    if pg_pid and "rps" in res:
-        res["pg_cpu"] = (items_pg.tree_cpu(pg_pid) - pg_before) / (time.monotonic() - t0)
+    wall = after[0] - before[0]
+    pg_share = (items_pg.tree_cpu(pg_pid) - pg_before) / wall if pg_pid and wall > 0 else 0.0
+    others = lib.others_cpu(s, before, after) - pg_share
+    if "rps" in res and others > lib.NOISY_CPU:
+        res["noisy"] = others
     return res
 
 
@@ -186,8 +192,8 @@ def measure_tests(s, tests, args, notes, pg_pid=None):
                 s.r[name] = {"error": "GET %s answers %d" % (path, status)}
                 continue
             log("%s: %s, warm-up %d s, then %d s" % (s.key, path, WARMUP_S, args.seconds))
-            run_wrk(s.port, path, WARMUP_S, args.conns)
-            res = run_wrk(s.port, path, args.seconds, args.conns, pg_pid)
+            run_wrk(s, path, WARMUP_S, args.conns)
+            res = run_wrk(s, path, args.seconds, args.conns, pg_pid)
             if "warn" in res:
                 notes.append("%s, %s: %s" % (s.label, path, res["warn"]))
                 if "Non-2xx" in res["warn"]:
@@ -251,8 +257,8 @@ def measure_held_lock(s, path, args, notes):
     s.start(SERVER_PIN)
     try:
         s.wait_ready()
-        run_wrk(s.port, "/json", WARMUP_S, args.conns)
-        s.r["free"] = run_wrk(s.port, "/json", hold_s, args.conns)
+        run_wrk(s, "/json", WARMUP_S, args.conns)
+        s.r["free"] = run_wrk(s, "/json", hold_s, args.conns)
         holder = subprocess.Popen([PYTHON, "-c", HOLDER, path, str(hold_s + 0.5)],
                                   stdout=subprocess.PIPE, text=True)
         answers = []
@@ -270,7 +276,7 @@ def measure_held_lock(s, path, args, notes):
             for t in waiting:
                 t.start()
             time.sleep(0.1)  # the updates are queued on the writer before wrk starts
-            s.r["held"] = run_wrk(s.port, "/json", hold_s, args.conns)
+            s.r["held"] = run_wrk(s, "/json", hold_s, args.conns)
             s.r["held_updates_pending"] = sum(1 for t in waiting if t.is_alive())
             for t in waiting:
                 t.join(30)
@@ -304,7 +310,19 @@ def cell(s, name):
         return "not run: %s" % ((s.error if s else None) or "—")
     if "rps" not in res:
         return "not run: %s" % res.get("error")
-    return "%s (p99 %s)" % (lib.fmt_rps(res["rps"]), lib.fmt_ms(res.get("p99")))
+    noisy = " ⚠" if "noisy" in res else ""
+    return "%s (p99 %s)%s" % (lib.fmt_rps(res["rps"]), lib.fmt_ms(res.get("p99")), noisy)
+
+
+def noise_notes(servers):
+    """One note per measured run during which other processes took more than 10 % of a CPU."""
+    out = []
+    for s in servers:
+        for name, res in sorted((s.r.items() if s else [])):
+            if isinstance(res, dict) and "noisy" in res:
+                out.append("⚠ %s, %s: other processes used %.0f %% of a CPU during the run"
+                           % (s.label, name, 100 * res["noisy"]))
+    return out
 
 
 def report(args, cluster, crest, peer, sqlite, pgbench, rss, lock, notes, busy, seconds_taken):
@@ -364,16 +382,14 @@ def report(args, cluster, crest, peer, sqlite, pgbench, rss, lock, notes, busy, 
         v = s.r.get("vmrss")
         lines.append("| %s | %s | %s |" % (s.label, lib.fmt_mb(v) if v else "not run: %s"
                                            % s.error, verdict(None if not v else v <= GOAL_RSS)))
-    free, held = (lock.r.get("free") or {}), (lock.r.get("held") or {})
+    held = (lock.r.get("held") or {}) if lock else {}
     ups = lock.r.get("held_updates") or []
     lines += [
         "", "## GET /json on one worker while another process holds SQLite's write lock", "",
-        "| p99 without the hold | p99 during the hold | req/s without / during | goal p99 ≤ %.0f ms |"
-        % GOAL_P99_MS, "|---|---|---|---|",
-        "| %s | %s | %s / %s | %s |" % (
-            lib.fmt_ms(free.get("p99")), lib.fmt_ms(held.get("p99")) if "p99" in held else
-            "not run: %s" % (held.get("error") or lock.error), lib.fmt_rps(free.get("rps")),
-            lib.fmt_rps(held.get("rps")),
+        "| without the hold: req/s (p99) | during the hold: req/s (p99) | goal p99 ≤ %.0f ms |"
+        % GOAL_P99_MS, "|---|---|---|",
+        "| %s | %s | %s |" % (
+            cell(lock, "free"), cell(lock, "held"),
             verdict(None if "p99" not in held else held["p99"] <= GOAL_P99_MS)),
         "",
         "BEGIN IMMEDIATE held %.1f s by python3's sqlite3; %d GET /updates?queries=5 sent just "
@@ -381,6 +397,7 @@ def report(args, cluster, crest, peer, sqlite, pgbench, rss, lock, notes, busy, 
         % (lock.r.get("hold_s", 0), HOLD_UPDATES, lock.r.get("held_updates_pending", -1),
            ", ".join("%d after %.2f s" % (st, dt) for st, dt, _ in sorted(ups)) or "none"),
     ]
+    notes = notes + noise_notes([crest, peer, sqlite, lock])
     if notes:
         lines += ["", "Notes:"] + ["- " + n for n in notes]
     lines += ["", "Run time: %.0f s." % seconds_taken]
