@@ -22,7 +22,7 @@ BENCH_SECONDS ?= 10
 BENCH_CONNS   ?= 100
 BENCH_PEERS   ?=
 
-.PHONY: all build run test test-asan test-tsan unit e2e asan install bench bench-engine bench-items bench-pg format format-check clean deps-build deps-test deps-bench
+.PHONY: all build run test test-asan test-tsan unit e2e asan install bench bench-engine bench-items bench-pg bench-tfb format format-check clean deps-build deps-test deps-bench
 
 all: build
 
@@ -90,6 +90,12 @@ bench-items: deps-bench build
 bench-pg: deps-bench build
 	@sh tools/ensure-packages.sh postgresql python3-asyncpg python3-pytest python3-fastapi python3-uvicorn
 	$(PYTHON) bench/items_pg.py --crest $(BUILD)/crest
+
+# examples/tfb (the TechEmpower test types) on PostgreSQL beside FastAPI + asyncpg and pgbench -S,
+# on SQLite, RSS at ready and GET /json under a held SQLite write lock: bench/results/tfb.md (~2 min)
+bench-tfb: deps-bench build
+	@sh tools/ensure-packages.sh postgresql python3-asyncpg python3-pytest python3-fastapi python3-uvicorn python3-jinja2 python3-uvloop python3-httptools python3-ujson
+	$(PYTHON) bench/tfb.py --tfb $(BUILD)/examples/tfb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -119,20 +119,26 @@ static enum crest_handler_result single(struct crest_req *req, void *ud)
 
 /* ---- queries and updates: N rows, one SELECT each ---- */
 
-/* The queries parameter as the rules read it: a number clamped to 1..500, anything else 1. */
+/* The queries parameter as the rules read it: an integer clamped to 1..500 (however many digits
+ * it has: 99999999999 is 500), anything else (missing, empty, "foo", "5x") 1. */
 static size_t query_count(struct crest_req *req)
 {
     struct crest_str text;
-    if (crest_query_str(req, "queries", &text) != 0 || !text.ptr || !text.len || text.len > 9)
+    if (crest_query_str(req, "queries", &text) != 0 || !text.ptr || !text.len)
         return 1;
-    char buf[16];
-    memcpy(buf, text.ptr, text.len);
-    buf[text.len] = '\0';
-    char *end;
-    long n = strtol(buf, &end, 10);
-    if (*end)
+    size_t i = text.ptr[0] == '-' || text.ptr[0] == '+', n = 0;
+    if (i == text.len)
         return 1;
-    return n < 1 ? 1 : n > MAX_QUERIES ? MAX_QUERIES : (size_t)n;
+    for (; i < text.len; i++) {
+        if (text.ptr[i] < '0' || text.ptr[i] > '9')
+            return 1;
+        n = n * 10 + (size_t)(text.ptr[i] - '0');
+        if (n > MAX_QUERIES)
+            n = MAX_QUERIES + 1; /* saturates: no overflow, whatever the length */
+    }
+    if (text.ptr[0] == '-' || n < 1)
+        return 1;
+    return n > MAX_QUERIES ? MAX_QUERIES : n;
 }
 
 /* n statements with one parameter each, in the request's arena: ids (SELECT) or pairs (UPDATE). */
