@@ -645,7 +645,11 @@ static int open_writer(void *ud)
     struct open_task *t = ud;
     struct sq_shared *sh = t->db->shared;
     int rc = open_conn(t->db, &sh->writer, false, t->err);
-    return rc ? rc : migrate(t->db, sh->writer.db, t->err);
+    if (rc == 0)
+        rc = migrate(t->db, sh->writer.db, t->err);
+    if (rc == 0) /* what the migrations read and wrote is on disk: no need to keep it cached */
+        sqlite3_db_release_memory(sh->writer.db);
+    return rc;
 }
 
 static int sq_open(struct crest_db *db, char *err)
