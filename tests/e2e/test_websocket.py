@@ -282,9 +282,9 @@ ws.on('error', (e) => { console.log(JSON.stringify({error: String(e)})); });
 def test_echo_with_the_npm_ws_client(rt):
     import json
     import shutil
-    modules = os.path.join(os.path.dirname(__file__), "..", "ws", "node_modules")
+    modules = os.path.join(os.environ.get("CREST_BUILD", "build"), "ws-tools", "node_modules")
     if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "ws")):
-        pytest.fail("node and tests/ws/node_modules are needed (cd tests/ws && npm ci)")
+        pytest.fail(f"node and {modules} are needed (the build installs tests/ws with npm ci)")
     out = subprocess.run(["node", "-e", NODE_CLIENT, f"ws://127.0.0.1:{rt.port}/ws/echo"],
                          env=dict(os.environ, NODE_PATH=modules), capture_output=True,
                          text=True, timeout=20)
