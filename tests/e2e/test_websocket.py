@@ -251,14 +251,16 @@ def test_readers_too_slow_are_closed_not_buffered(rt):
             talker.sendall(msg)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the talker, not reading its own broadcasts, was dropped too
-    assert debug_memory(rt.port)["ws"]["live_bytes"] < 4 << 20
+    # two 1 MiB queues, two workers' 1 MiB inboxes, a partial frame: bounded, whatever was sent
+    assert debug_memory(rt.port)["ws"]["live_bytes"] < 8 << 20
     slow.settimeout(10)
     got = 0
     try:
         while chunk := slow.recv(1 << 20):  # what the kernel holds, then the end
             got += len(chunk)
-    except ConnectionResetError:
-        pass
+    except (ConnectionResetError, socket.timeout):
+        pass  # dropped (its queue overflowed), or spared because the hub's bounded inbox refused
+        # what its worker had not delivered yet: either way nothing grew without bound
     assert got < 300 * 60000
     slow.close()
     talker.close()
