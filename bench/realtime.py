@@ -31,7 +31,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NODE_MODULES = os.path.join(ROOT, "tests", "ws", "node_modules")
+NODE_MODULES = os.path.join(ROOT, "build", "ws-tools", "node_modules")  # the build's npm ci of tests/ws
 
 PY_ECHO = """
 import asyncio, sys, websockets

@@ -951,7 +951,9 @@ CREST_API void crest_ws_hub_free(struct crest_ws_hub *hub);
 /* From on_open or later, on ws's worker. A connection is in one hub at most. 0, -EALREADY,
  * -ENOMEM, or a negative errno of eventfd(2) (the worker's first member). */
 CREST_API CREST_MUST_CHECK int crest_ws_hub_join(struct crest_ws_hub *hub, struct crest_ws *ws);
-/* Any thread. 0, -ENOMEM (the message, or a worker's share of it: some members miss it). */
+/* Any thread. 0; -ENOBUFS (a worker has 1 MiB of published messages not yet handed to its
+ * members: a publisher that fast is refused there, not buffered for) or -ENOMEM (the message,
+ * or a worker's share of it): some members miss it. */
 CREST_API CREST_MUST_CHECK int crest_ws_hub_publish(struct crest_ws_hub *hub, bool binary,
                                                     const void *data, size_t len);
 
@@ -1003,7 +1005,7 @@ CREST_API struct crest_sse_hub *crest_sse_hub_new(void);
 CREST_API void crest_sse_hub_free(struct crest_sse_hub *hub);
 /* From the handler that started sse, or later on its worker. 0, -EALREADY, -ENOMEM. */
 CREST_API CREST_MUST_CHECK int crest_sse_hub_join(struct crest_sse_hub *hub, struct crest_sse *sse);
-/* Any thread. 0, -EINVAL (see crest_sse_send), -ENOMEM. */
+/* Any thread. 0, -EINVAL (see crest_sse_send), -ENOBUFS or -ENOMEM (see crest_ws_hub_publish). */
 CREST_API CREST_MUST_CHECK int crest_sse_hub_publish(struct crest_sse_hub *hub,
                                                      const struct crest_sse_event *ev);
 

@@ -14,6 +14,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+enum { HUB_INBOX_BYTES = 1 << 20 };
+
 struct http_hub_slot {
     struct net_watch watch; /* first: the loop hands it back */
     struct net_handle handle;
@@ -21,7 +23,8 @@ struct http_hub_slot {
     struct http_hub *hub;        /* NULL once the hub is freed */
     struct http_tunnel *members; /* this worker's, linked by hub_prev/hub_next */
     struct http_qnode *inbox;    /* under the hub's lock, newest first */
-    struct http_hub_slot *next;  /* the hub's slots, under its lock */
+    size_t inbox_bytes; /* bounded: a publisher faster than the worker delivers is refused */
+    struct http_hub_slot *next; /* the hub's slots, under its lock */
 };
 
 struct http_hub {
@@ -88,6 +91,7 @@ static void on_wake(struct net_watch *nw, uint32_t events)
     pthread_mutex_lock(&s->hub->lock);
     inbox = s->inbox;
     s->inbox = NULL;
+    s->inbox_bytes = 0;
     pthread_mutex_unlock(&s->hub->lock);
     inbox = reverse(inbox);
     for (struct http_qnode *n = inbox; n; n = n->next) {
@@ -210,6 +214,11 @@ int http_hub_publish(struct http_hub *h, struct http_msg *m)
 
     pthread_mutex_lock(&h->lock);
     for (struct http_hub_slot *s = h->slots; s; s = s->next) {
+        if (s->inbox_bytes + m->len > HUB_INBOX_BYTES) {
+            err = -ENOBUFS; /* that worker is behind: its members miss this one */
+            continue;
+        }
+        s->inbox_bytes += m->len;
         struct http_qnode *n = mem_alloc((enum mem_tag)h->tag, sizeof(*n));
         if (!n) {
             err = -ENOMEM;

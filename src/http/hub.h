@@ -20,7 +20,8 @@ int http_hub_join(struct http_hub *h, struct http_tunnel *t);
 /* Leaves its hub, if any (on its worker's thread). */
 void http_hub_leave(struct http_tunnel *t);
 /* Queues m (a reference each) for every worker that has members; their loops send it to each
- * member. Any thread. 0, -ENOMEM (some workers were not reached). */
+ * member. Any thread. 0; -ENOBUFS (a worker's inbox already holds 1 MiB not yet delivered: its
+ * members miss m) or -ENOMEM (some workers were not reached). */
 int http_hub_publish(struct http_hub *h, struct http_msg *m);
 
 #endif

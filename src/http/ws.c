@@ -80,7 +80,8 @@ static void send_close(struct crest_ws *ws, unsigned code, const char *reason, s
     if (code) {
         body[0] = (uint8_t)(code >> 8);
         body[1] = (uint8_t)code;
-        memcpy(body + 2, reason, len);
+        if (len) /* reason may be NULL then: memcpy must not be handed it */
+            memcpy(body + 2, reason, len);
     }
     int err = send_frame(ws, HTTP_WS_CLOSE, body, code ? len + 2 : 0);
     (void)err; /* no memory for it: the connection ends all the same */

@@ -237,3 +237,57 @@ def test_idle_websockets_hold_no_buffer(tmp_path):
             s.close()
     finally:
         assert server.stop() == 0
+
+
+def test_readers_too_slow_are_closed_not_buffered(rt):
+    slow, head = handshake(rt.port, path="/ws/chat")
+    assert " 101 " in head
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    talker, _ = handshake(rt.port, path="/ws/chat")
+    msg = frame(2, os.urandom(60000))
+    talker.settimeout(10)
+    try:
+        for _ in range(300):  # 18 MB to every member, none of whom reads: 1 MiB queues overflow
+            talker.sendall(msg)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the talker, not reading its own broadcasts, was dropped too
+    # two 1 MiB queues, two workers' 1 MiB inboxes, a partial frame: bounded, whatever was sent
+    assert debug_memory(rt.port)["ws"]["live_bytes"] < 8 << 20
+    slow.settimeout(10)
+    got = 0
+    try:
+        while chunk := slow.recv(1 << 20):  # what the kernel holds, then the end
+            got += len(chunk)
+    except (ConnectionResetError, socket.timeout):
+        pass  # dropped (its queue overflowed), or spared because the hub's bounded inbox refused
+        # what its worker had not delivered yet: either way nothing grew without bound
+    assert got < 300 * 60000
+    slow.close()
+    talker.close()
+    assert rt.get("/json").status == 200
+
+
+NODE_CLIENT = """
+const WebSocket = require('ws');
+const ws = new WebSocket(process.argv[process.argv.length - 1]);
+const got = [];
+ws.on('open', () => { ws.send('from node'); ws.send(Buffer.from([1, 2, 3])); });
+ws.on('message', (m, binary) => {
+  got.push(binary ? 'bin:' + [...m].join(',') : 'text:' + m.toString());
+  if (got.length === 2) ws.close(1000, 'done');
+});
+ws.on('close', (code) => { console.log(JSON.stringify({got, code})); });
+ws.on('error', (e) => { console.log(JSON.stringify({error: String(e)})); });
+"""
+
+
+def test_echo_with_the_npm_ws_client(rt):
+    import json
+    import shutil
+    modules = os.path.join(os.environ.get("CREST_BUILD", "build"), "ws-tools", "node_modules")
+    if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "ws")):
+        pytest.fail(f"node and {modules} are needed (the build installs tests/ws with npm ci)")
+    out = subprocess.run(["node", "-e", NODE_CLIENT, f"ws://127.0.0.1:{rt.port}/ws/echo"],
+                         env=dict(os.environ, NODE_PATH=modules), capture_output=True,
+                         text=True, timeout=20)
+    assert json.loads(out.stdout) == {"got": ["text:from node", "bin:1,2,3"], "code": 1000}
