@@ -258,37 +258,58 @@ static int by_message(const void *a, const void *b)
     return c ? c : (x->message.len > y->message.len) - (x->message.len < y->message.len);
 }
 
-/* Appends text HTML-escaped (the five characters OWASP names) to out, which has room. */
+/* Appends text HTML-escaped (the five characters OWASP names) to out, which has room: the runs
+ * between them copied whole. */
 static size_t escape(char *out, struct crest_str text)
 {
-    size_t n = 0;
+    size_t n = 0, run = 0;
     for (size_t i = 0; i < text.len; i++) {
-        const char *rep = NULL;
+        const char *rep;
+        size_t len;
         switch (text.ptr[i]) {
         case '&':
-            rep = "&amp;";
+            rep = "&amp;", len = 5;
             break;
         case '<':
-            rep = "&lt;";
+            rep = "&lt;", len = 4;
             break;
         case '>':
-            rep = "&gt;";
+            rep = "&gt;", len = 4;
             break;
         case '"':
-            rep = "&quot;";
+            rep = "&quot;", len = 6;
             break;
         case '\'':
-            rep = "&#x27;";
+            rep = "&#x27;", len = 6;
             break;
+        default:
+            continue;
         }
-        if (rep) {
-            memcpy(out + n, rep, strlen(rep));
-            n += strlen(rep);
-        } else {
-            out[n++] = text.ptr[i];
-        }
+        memcpy(out + n, text.ptr + run, i - run);
+        n += i - run;
+        memcpy(out + n, rep, len);
+        n += len;
+        run = i + 1;
     }
-    return n;
+    memcpy(out + n, text.ptr + run, text.len - run);
+    return n + text.len - run;
+}
+
+/* Appends v in decimal (ids are small and not negative; printf's machinery costs more than the
+ * row). */
+static size_t decimal(char *out, int64_t v)
+{
+    char digits[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        digits[n++] = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = digits[--n];
+    return len;
 }
 
 static void fortunes_done(struct crest_req *req, enum crest_db_status status,
@@ -318,7 +339,11 @@ static void fortunes_done(struct crest_req *req, enum crest_db_status status,
     memcpy(html, head, sizeof(head) - 1);
     len += sizeof(head) - 1;
     for (size_t i = 0; i < n; i++) {
-        len += (size_t)sprintf(html + len, "<tr><td>%lld</td><td>", (long long)rows[i].id);
+        memcpy(html + len, "<tr><td>", 8);
+        len += 8;
+        len += decimal(html + len, rows[i].id);
+        memcpy(html + len, "</td><td>", 9);
+        len += 9;
         len += escape(html + len, rows[i].message);
         memcpy(html + len, "</td></tr>", 10);
         len += 10;
