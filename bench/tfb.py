@@ -29,7 +29,7 @@ our child on a free 127.0.0.1 port, stopped by pid; the cluster is stopped with 
 directory removed, also when interrupted. About 2 minutes with the defaults.
 
 Run: /usr/bin/python3 bench/tfb.py --tfb build/examples/tfb [--seconds 5] [--conns 64]
-     [--pool 2] [--out bench/results/tfb.md]      (make bench-tfb)
+     [--pool 8] [--out bench/results/tfb.md]      (make bench-tfb)
 """
 
 import argparse
@@ -60,6 +60,7 @@ MB = lib.MB
 PYTHON = "/usr/bin/python3"
 PEER = os.path.join(BENCH_DIR, "peers", "tfb_fastapi_asyncpg.py")
 PEER_POOL = 10
+RSS_POOL = 2  # the example's default pool, for the RSS at ready
 WARMUP_S = 1
 HOLD_UPDATES = 4  # /updates requests sent while the lock is held
 
@@ -425,8 +426,10 @@ def main():
     ap.add_argument("--tfb", default="build/examples/tfb", help="the example's binary")
     ap.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     ap.add_argument("--conns", type=int, default=64, help="wrk connections")
-    ap.add_argument("--pool", type=int, default=2,
-                    help="crest's PostgreSQL connections per worker, and pgbench's -c")
+    ap.add_argument("--pool", type=int, default=8,
+                    help="crest's PostgreSQL connections per worker, and pgbench's -c, for the "
+                         "throughput runs (the peer's asyncpg pool holds 10); the RSS runs keep the "
+                         "example's default of 2")
     ap.add_argument("--out", default=os.path.join("bench", "results", "tfb.md"))
     args = ap.parse_args()
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -460,9 +463,9 @@ def main():
         cluster.sql("VACUUM ANALYZE", db=dbname)
         busy = lib.psutil.cpu_percent(interval=1.0)
 
-        rss = [tfb_server("rss-pg", "PostgreSQL (pools of %d)" % args.pool, binary, 2, url,
-                          args.pool),
-               tfb_server("rss-sqlite", "SQLite", binary, 2, sqlite_path, args.pool)]
+        rss = [tfb_server("rss-pg", "PostgreSQL (pools of %d)" % RSS_POOL, binary, 2, url,
+                          RSS_POOL),
+               tfb_server("rss-sqlite", "SQLite", binary, 2, sqlite_path, RSS_POOL)]
         for s in rss:
             log("%s: RSS at ready" % s.key)
             try:
