@@ -42,7 +42,7 @@ PYTHON = "/usr/bin/python3"
 FASTAPI_APP = os.path.join(BENCH_DIR, "peers", "items_fastapi.py")
 GET_LUA = os.path.join(BENCH_DIR, "items_get.lua")
 POST_LUA = os.path.join(BENCH_DIR, "items_post.lua")
-SQLITE_C = os.path.join(REPO_DIR, "src", "store", "sqlite.c")
+SQLITE_C = os.path.join(REPO_DIR, "src", "db", "sqlite.c")
 
 # Goals: shared/ANCHORS.md, and the POST figure set with this benchmark.
 GOAL_RSS_2_WORKERS = 2.5 * MB
@@ -121,7 +121,7 @@ def measure_load(s, args, notes):
 
 
 def store_settings():
-    """journal_mode and synchronous as src/store/sqlite.c sets them (None when not found)."""
+    """journal_mode and synchronous as src/db/sqlite.c sets them (None when not found)."""
     try:
         with open(SQLITE_C) as f:
             text = f.read()
@@ -203,8 +203,9 @@ def machine_header(args, crest_bin, busy_pct, fsync_rate):
         "- %s, %s SQLite %s (pkg-config); load: %s; %s"
         % (crest, {True: "statically linked with", False: "dynamically linked with"}.get(
             is_static(crest_bin) if crest_bin else None, "built with"), sqlite, wrk, pin),
-        "- store: journal_mode=%s, synchronous=%s (src/store/sqlite.c), group commit: "
-        "the writes of one event-loop turn share one transaction, acknowledged after its COMMIT "
+        "- database: journal_mode=%s, synchronous=%s (src/db/sqlite.c), group commit: "
+        "the writes queued while the writer thread's previous commit ran share one transaction, "
+        "acknowledged after its COMMIT "
         "fsyncs the WAL; database in a fresh directory under %s "
         "(%s on %s), where one 4 KiB append + fdatasync takes %.0f µs (%s/s)"
         % (journal or "?", sync or "?", tempfile.gettempdir(), fstype, dev,
@@ -215,7 +216,7 @@ def machine_header(args, crest_bin, busy_pct, fsync_rate):
         "used during the run (under 100 %% it waits, as on an fsync)" % (args.conns, args.seconds, "{:,}".format(soak.SEED_ITEMS),
                                    "{:,}".format(soak.SEED_ITEMS)),
         "- RSS: Rss of /proc/PID/smaps_rollup summed over the process tree, 1 s after the first "
-        "200 to GET /json (the SQLite store is open by then: each worker opens it at start); "
+        "200 to GET /json (the SQLite database is open by then: its writer at setup, each worker's reader at start); "
         "MB = 10^6 bytes, KB = 10^3 bytes",
         "- CPU in use by other processes before the run: %.0f %% of the machine" % busy_pct,
         "",
