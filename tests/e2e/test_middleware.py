@@ -356,3 +356,21 @@ def test_middleware_allocation_failures_are_answered(tmp_path):
     # most injected failures are absorbed (a body sent uncompressed, a header left out): the
     # point is that none crashes or leaks; a few must still have reached an answer
     assert hits >= 1, "no answer saw an injected failure: the walk missed the request path"
+
+
+def test_middleware_environment_variables_and_bad_proxy_lists(start_crest, tmp_path):
+    from conftest import run_crest
+    crest = start_crest("--access-log", env={"CREST_GZIP_MIN_SIZE": "100",
+                                             "FORWARDED_ALLOW_IPS": "127.0.0.0/8"})
+    r, body = request(crest.port, "GET", "/openapi.json",
+                      {"Accept-Encoding": "gzip", "X-Forwarded-For": "192.0.2.33"})
+    assert r.getheader("Content-Encoding") == "gzip"
+    assert wait_for(crest.stdout, lambda s: s.startswith("[access] 192.0.2.33 GET")), crest.stdout
+    for bad in ["10.0.0.0/33", "localhost", "1.2.3.4,,nope"]:
+        r = run_crest(["serve", "--port", str(free_port()), "--forwarded-allow-ips", bad],
+                      cwd=tmp_path)
+        assert r.returncode == 1 and "--forwarded-allow-ips" in r.stderr, (bad, r.stderr)
+    r = run_crest(["serve"], cwd=tmp_path, env={"CREST_PROXY_HEADERS": "maybe"})
+    assert r.returncode == 2 and "CREST_PROXY_HEADERS" in r.stderr
+    r = run_crest(["serve", "--gzip-min-size", "0"], cwd=tmp_path)
+    assert r.returncode == 2 and "--gzip-min-size" in r.stderr
