@@ -10,6 +10,7 @@
 #include "http/status.h"
 #include "http/stream.h"
 #include "mem/mem.h"
+#include "net/peer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,8 +38,10 @@ struct http_session {
     struct mem_buf res_body;    /* MEM_OUT */
     struct mem_arena arena;
     uint8_t phase;
-    bool body_moved; /* the body is gathered in `body`; the read buffer keeps only the head */
-    bool closing;    /* the last response said Connection: close */
+    bool body_moved;  /* the body is gathered in `body`; the read buffer keeps only the head */
+    bool closing;     /* the last response said Connection: close */
+    uint8_t peer_len; /* peer's length once read (http_request_peer); 0: not yet */
+    char peer[NET_PEER_NAME_LEN];
     _Alignas(16) char arena_first[ARENA_FIRST_BYTES];
     /* then the application's request (request_size bytes), then the header array */
 };
@@ -131,6 +134,7 @@ static void session_start(void *ctx, struct net_worker *w, struct net_conn *c)
     s->phase = PHASE_HEAD;
     s->body_moved = false;
     s->closing = false;
+    s->peer_len = 0;
 }
 
 static void stop_timers(struct http_request *req)
@@ -487,6 +491,15 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
             return NET_BUSY;
         }
     }
+}
+
+struct crest_str http_request_peer(struct http_request *req)
+{
+    struct http_session *s = (struct http_session *)((char *)req - align16(sizeof(*s)));
+
+    if (!s->peer_len) /* once per burst of requests on the connection, not per request */
+        s->peer_len = (uint8_t)net_conn_peer_name(req->worker, req->conn, s->peer);
+    return (struct crest_str){s->peer, s->peer_len};
 }
 
 void http_request_finish(struct http_request *req)
