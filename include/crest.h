@@ -428,7 +428,8 @@ CREST_API CREST_MUST_CHECK int crest_app_add_cors(struct crest_app *app,
  * with Content-Encoding and Vary: Accept-Encoding. Left as they are: streamed and file responses
  * (crest_res_stream, crest_res_file: ranges and validators describe the bytes on disk), bodies
  * that already have a Content-Encoding, 1xx/204/206/304, and bodies compression would not
- * shrink. A request that refuses identity (identity;q=0, or *;q=0) and accepts no coding crest has
+ * shrink. A strong ETag the handler set becomes weak (W/) on a compressed answer (RFC 9110 8.8.3).
+ * A request that refuses identity (identity;q=0, or *;q=0) and accepts no coding crest has
  * gets 406. Compression is one-shot (libdeflate): no state per connection; each worker keeps one
  * compressor and an output buffer (memory tag "gzip", inside the budget; without memory the body
  * goes uncompressed). */

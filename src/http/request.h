@@ -59,6 +59,11 @@ struct http_request {
     uint64_t file_len;
 };
 
+/* The peer's address as text (net_conn_peer_name), read once while the connection holds its
+ * session (a burst of keep-alive or pipelined requests) and kept in it: valid until the response
+ * is finished. {"", 0} when it cannot be read. */
+struct crest_str http_request_peer(struct http_request *req);
+
 /* Finishes the response of a pending request from outside its handler. */
 void http_request_finish(struct http_request *req);
 /* A pending request named its body's consumer (crest_req_body_read) outside the session's own

@@ -12,6 +12,7 @@
 #include "http/tunnel.h"
 #include "http/upload.h"
 #include "mem/mem.h"
+#include "net/peer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@ struct http_session {
     bool continued;           /* a streamed body's 100 Continue was decided */
     bool timed_out;           /* a streamed body stalled past the body timeout */
     uint64_t body_limit;      /* the route's limit on this request's body, else the server's */
+    uint8_t peer_len;         /* peer's length once read (http_request_peer); 0: not yet */
+    char peer[NET_PEER_NAME_LEN];
     _Alignas(16) char arena_first[ARENA_FIRST_BYTES];
     /* then the application's request (request_size bytes), then the header array */
 };
@@ -142,6 +145,7 @@ static void session_start(void *ctx, struct net_worker *w, struct net_conn *c)
     s->closing = false;
     s->taken = NULL;
     s->body_streamed = s->body_done = s->continued = s->timed_out = false;
+    s->peer_len = 0;
 }
 
 static void stop_timers(struct http_request *req)
@@ -704,6 +708,15 @@ static enum net_verdict on_input(void *ctx, struct net_worker *w, struct net_con
             return NET_BUSY;
         }
     }
+}
+
+struct crest_str http_request_peer(struct http_request *req)
+{
+    struct http_session *s = (struct http_session *)((char *)req - align16(sizeof(*s)));
+
+    if (!s->peer_len) /* once per burst of requests on the connection, not per request */
+        s->peer_len = (uint8_t)net_conn_peer_name(req->worker, req->conn, s->peer);
+    return (struct crest_str){s->peer, s->peer_len};
 }
 
 void http_request_finish(struct http_request *req)

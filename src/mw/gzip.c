@@ -179,6 +179,33 @@ static bool has_encoding(const struct mem_buf *h)
     return false;
 }
 
+/* RFC 9110 8.8.3: a strong validator names exact bytes, and the compressed ones differ from those
+ * the handler tagged: a strong ETag the handler set becomes weak (nginx's gzip does the same), so
+ * a range or If-Match never pairs it with the other coding's bytes. 0, -ENOMEM. */
+static int weaken_etag(struct mem_buf *h)
+{
+    static const char name[] = "ETag:";
+    for (uint32_t at = 0; at + sizeof(name) - 1 <= h->len;) {
+        const char *nl = memchr(h->ptr + at, '\n', h->len - at);
+        uint32_t end = nl ? (uint32_t)(nl - h->ptr) + 1 : h->len;
+        if (strncasecmp(h->ptr + at, name, sizeof(name) - 1) == 0) {
+            uint32_t v = at + (uint32_t)sizeof(name) - 1;
+            while (v < end && h->ptr[v] == ' ')
+                v++;
+            if (v == end || h->ptr[v] != '"')
+                return 0; /* weak already (W/"...") or not a validator */
+            if (mem_buf_reserve(h, MEM_OUT, 2) != 0)
+                return -ENOMEM;
+            memmove(h->ptr + v + 2, h->ptr + v, h->len - v);
+            memcpy(h->ptr + v, "W/", 2);
+            h->len += 2;
+            return 0;
+        }
+        at = end;
+    }
+    return 0;
+}
+
 static bool eligible(const struct crest_req *req, const struct gzip *g)
 {
     const struct http_request *h = &req->http;
@@ -233,9 +260,11 @@ static void compress(struct crest_req *req, void *ud)
         return;
     }
     err |= crest_res_header(req, "Vary", "Accept-Encoding");
-    if (coding != MW_GZIP_IDENTITY && compress_body(g, req, coding))
+    if (coding != MW_GZIP_IDENTITY && compress_body(g, req, coding)) {
         err |=
             crest_res_header(req, "Content-Encoding", coding == MW_GZIP_GZIP ? "gzip" : "deflate");
+        err |= weaken_etag(req->http.res_headers);
+    }
     if (err) /* a compressed body without its Content-Encoding would be garbage to the client */
         req_response_oom(req);
 }

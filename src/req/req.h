@@ -46,7 +46,7 @@ struct crest_req {
     bool next_called;        /* crest_req_next came during the hook: go on when it returns */
     struct crest_json *json; /* the body writer, once crest_res_json was called */
     /* The client's address: set by the trusted-proxies hook (mw/proxy.c) from Forwarded or
-     * X-Forwarded-For, else read from the peer at the first crest_req_client (arena text). */
+     * X-Forwarded-For, else the peer the session read at the first crest_req_client. */
     struct crest_str client;
     struct crest_str request_id; /* set by the request-ID hook (mw/request_id.c), or {NULL, 0} */
     const struct crest_json_value *body_json; /* validated body, when the route has a schema */

@@ -49,16 +49,8 @@ CREST_API struct crest_str crest_req_header(const struct crest_req *req, const c
 
 CREST_API struct crest_str crest_req_client(struct crest_req *req)
 {
-    char name[NET_PEER_NAME_LEN];
-
-    if (req->client.ptr)
-        return req->client;
-    size_t n = net_conn_peer_name(req->http.worker, req->http.conn, name);
-    char *copy = n ? mem_arena_alloc(req->http.arena, n + 1) : NULL;
-    if (!copy)
-        return (struct crest_str){"", 0}; /* unknown (or no memory): never NULL */
-    memcpy(copy, name, n + 1);
-    req->client = (struct crest_str){copy, n};
+    if (!req->client.ptr) /* the session keeps the peer's address for its life: no copy */
+        req->client = http_request_peer(&req->http);
     return req->client;
 }
 

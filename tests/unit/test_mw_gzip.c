@@ -114,6 +114,16 @@ static enum crest_handler_result encoded(struct crest_req *req, void *ud)
     return CREST_DONE;
 }
 
+static enum crest_handler_result tagged(struct crest_req *req, void *ud)
+{
+    (void)ud;
+    assert_int_equal(crest_res_header(req, "X-Before", "1"), 0);
+    assert_int_equal(crest_res_header(req, "ETag", "\"v1\""), 0);
+    assert_int_equal(crest_res_header(req, "X-After", "2"), 0);
+    assert_int_equal(crest_res_body(req, "application/json", big, strlen(big)), 0);
+    return CREST_DONE;
+}
+
 static enum crest_handler_result image(struct crest_req *req, void *ud)
 {
     (void)ud;
@@ -143,6 +153,7 @@ static struct crest_app *app_with_gzip(bool deflate)
         {.method = "GET", .path = "/tiny", .handler = tiny},
         {.method = "GET", .path = "/encoded", .handler = encoded},
         {.method = "GET", .path = "/image", .handler = image},
+        {.method = "GET", .path = "/tagged", .handler = tagged},
         {.method = "GET", .path = "/stream", .handler = streamed},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
@@ -253,6 +264,25 @@ static void test_gzip_answers_406_when_identity_is_refused_and_nothing_else_fits
     crest_app_free(app);
 }
 
+static void test_gzip_makes_a_strong_etag_weak_when_it_compresses(void **state)
+{
+    struct crest_app *app = app_with_gzip(false);
+    struct crest_test_response res;
+    (void)state;
+
+    get(app, "/tagged", "gzip", &res);
+    assert_true(header_is(&res, "Content-Encoding", "gzip"));
+    assert_true(header_is(&res, "ETag", "W/\"v1\""));
+    assert_true(header_is(&res, "X-Before", "1"));
+    assert_true(header_is(&res, "X-After", "2"));
+    assert_decodes_to_big(&res, true);
+    crest_test_response_fini(&res);
+    get(app, "/tagged", NULL, &res); /* the identity answer keeps its strong validator */
+    assert_true(header_is(&res, "ETag", "\"v1\""));
+    crest_test_response_fini(&res);
+    crest_app_free(app);
+}
+
 static void test_gzip_refuses_bad_levels_and_a_second_call(void **state)
 {
     struct crest_app *app = crest_app_new("gzip", "1");
@@ -275,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_gzip_compresses_a_json_body_the_client_accepts),
         cmocka_unit_test(test_gzip_leaves_tiny_encoded_binary_and_streamed_bodies),
         cmocka_unit_test(test_gzip_answers_406_when_identity_is_refused_and_nothing_else_fits),
+        cmocka_unit_test(test_gzip_makes_a_strong_etag_weak_when_it_compresses),
         cmocka_unit_test(test_gzip_refuses_bad_levels_and_a_second_call),
     };
     return cmocka_run_group_tests_name("mw_gzip", tests, NULL, NULL);
