@@ -176,7 +176,7 @@ def fast_readers(pid, port):
 
 
 def upload(pid, port, path, src, chunked):
-    extra = ["-H", "Transfer-Encoding: chunked"] if chunked else []
+    extra = ["-f", "-X", "POST"] + (["-H", "Transfer-Encoding: chunked"] if chunked else [])
     curl(*extra, "-T", src.replace("big", "warm"), "http://127.0.0.1:%d%s" % (port, path)).wait()
     with Peak(pid) as peak:
         t0 = time.monotonic()
