@@ -146,6 +146,8 @@ def slow_reader(port, seconds, rate, got):
             time.sleep(ahead)
     got.append(n)
     s.close()
+    if n < rate * seconds / 2:
+        raise RuntimeError("a slow reader got %d bytes only" % n)
 
 
 def slow_readers(pid, port, seconds):
@@ -167,7 +169,7 @@ def curl(*args):
 def fast_readers(pid, port):
     with Peak(pid) as peak:
         t0 = time.monotonic()
-        procs = [curl("http://127.0.0.1:%d/files/big.bin" % port) for _ in range(READERS)]
+        procs = [curl("-f", "http://127.0.0.1:%d/files/big.bin" % port) for _ in range(READERS)]
         for p in procs:
             if p.wait() != 0:
                 raise RuntimeError("curl failed")
@@ -254,14 +256,17 @@ def main():
                                                   "results", "bodies.md"))
     a = ap.parse_args()
     root = tempfile.mkdtemp(prefix="crest-bodies-root-")
+    os.chmod(root, 0o755)  # nginx's worker, started by root, reads as nobody
     try:
         src = os.path.join(root, "big.bin")
         with open(src, "wb") as f:  # 1 GiB of varied bytes, and a small file to warm up with
             block = os.urandom(1 << 20)
             for i in range(1024):
                 f.write(block[i:] + block[:i])
+        os.chmod(src, 0o644)
         with open(os.path.join(root, "warm.bin"), "wb") as f:
             f.write(block * 8)
+        os.chmod(os.path.join(root, "warm.bin"), 0o644)
         crest = measure("crest", start_crest, (os.path.abspath(a.realtime),), root, src,
                         a.slow_seconds)
         nginx = measure("nginx", start_nginx, (), root, src, a.slow_seconds)
