@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 
 #include "crest.h"
 
@@ -135,6 +136,12 @@ static struct crest_app *app_new(void)
     return app;
 }
 
+/* Whether the bytes answered hold text (the raw answer is not NUL-terminated). */
+static bool has(const struct crest_test_response *res, const char *text)
+{
+    return memmem(res->raw, res->raw_len, text, strlen(text)) != NULL;
+}
+
 static int send_raw(struct crest_app *app, const char *raw, size_t len,
                     struct crest_test_response *res)
 {
@@ -166,7 +173,7 @@ static void test_upload_content_length_arrives_whole_in_pieces(void **state)
     assert_int_equal(sink.len, sizeof(big));
     assert_memory_equal(sink.data, big, sizeof(big));
     assert_int_equal(sink.ends, 1);
-    assert_non_null(strstr(res.raw, "\r\n\r\n40000HTTP/1.1 404")); /* the next request follows */
+    assert_true(has(&res, "\r\n\r\n40000HTTP/1.1 404")); /* the next request follows */
     crest_test_response_fini(&res);
     crest_app_free(app);
 }
@@ -199,7 +206,7 @@ static void test_upload_a_hook_answers_before_any_body_byte(void **state)
     (void)state;
     assert_int_equal(send_raw(app, LIT(raw), &res), 0);
     assert_int_equal(res.status, 401);
-    assert_null(strstr(res.raw, "100 Continue")); /* the client never has to send it */
+    assert_false(has(&res, "100 Continue")); /* the client never has to send it */
     assert_memory_equal(crest_test_header(&res, "Connection").ptr, "close", 5);
     assert_int_equal(sink.pieces, 0);
     assert_int_equal(sink.ends, 0);
@@ -215,7 +222,7 @@ static void test_upload_after_a_pending_hook_and_100_continue(void **state)
                                "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n";
     (void)state;
     assert_int_equal(send_raw(app, LIT(head), &res), 0);
-    assert_non_null(strstr(res.raw, "HTTP/1.1 100 Continue\r\n\r\n")); /* then it waits */
+    assert_true(has(&res, "HTTP/1.1 100 Continue\r\n\r\n")); /* then it waits */
     crest_test_response_fini(&res);
     assert_int_equal(sink.ends, 1); /* the exchange ended with the body missing */
     assert_int_equal(sink.end_status, -ECONNRESET);
@@ -284,13 +291,12 @@ static void test_upload_routes_in_the_openapi_document(void **state)
     assert_int_equal(crest_app_add_docs_routes(app, NULL), 0);
     assert_int_equal(crest_test_request(app, "GET", "/openapi.json", NULL, &res), 0);
     assert_int_equal(res.status, 200);
-    assert_non_null(strstr(res.body.ptr, "\"application/octet-stream\":{\"schema\":{\"type\":"
-                                         "\"string\",\"format\":\"binary\"}}"));
-    assert_non_null(strstr(res.body.ptr,
-                           "\"multipart/form-data\":{\"schema\":{\"type\":\"object\",\"properties\""
-                           ":{\"file\":{\"type\":\"string\",\"format\":\"binary\"},\"note\":{"
-                           "\"type\":\"string\"}},\"required\":[\"file\"]}}"));
-    assert_non_null(strstr(res.body.ptr, "\"413\""));
+    assert_true(has(&res, "\"application/octet-stream\":{\"schema\":{\"type\":"
+                          "\"string\",\"format\":\"binary\"}}"));
+    assert_true(has(&res, "\"multipart/form-data\":{\"schema\":{\"type\":\"object\",\"properties\""
+                          ":{\"file\":{\"type\":\"string\",\"format\":\"binary\"},\"note\":{"
+                          "\"type\":\"string\"}},\"required\":[\"file\"]}}"));
+    assert_true(has(&res, "\"413\""));
     crest_test_response_fini(&res);
     static const struct crest_schema schema = {"S", NULL, 0};
     const struct crest_route bad = {
