@@ -68,7 +68,7 @@ struct crest_config {
     uint32_t shutdown_timeout_ms;  /* graceful drain bound on SIGTERM/SIGINT, default 10000 */
     uint32_t max_head_bytes;       /* request line + headers, default 16384 (414/431 past it) */
     uint32_t max_headers;          /* default 100 (431 past it) */
-    uint32_t max_body_bytes;       /* default 1 MiB (413 past it) */
+    uint32_t max_body_bytes;       /* default 1 MiB (413 past it); a route may set its own */
     bool quiet;                    /* no startup report */
     /* Memory budget (0: none). What crest holds once the worker start hooks ran is the baseline;
      * each worker may allocate an equal share of the rest, and a request that would take it past
