@@ -1,6 +1,6 @@
 """CORS in a real browser (issue 16): a page served from one origin (python's http.server on a
 free 127.0.0.1 port) calls crest, started with --cors-allow-origins naming that origin, from
-Debian's chromium (tests/browser/cors.mjs, playwright-core). What the page's script may read is
+Debian's chromium (tests/browser/report.mjs, playwright-core). What the page's script may read is
 the browser's verdict, not crest's headers read by a test: a simple GET, a POST with a JSON body
 (which needs a preflight), crest's own 422 and 404 (whose bodies a browser hides unless they
 carry Access-Control-Allow-Origin), and, from a second crest that does not allow the page's
@@ -47,7 +47,7 @@ async function call(url, init) {
   report.invalid = await call(api + '/items', {method: 'POST', headers: json, body: '{"name": 1}'});
   report.missing = await call(api + '/items/424242');
   report.refused = await call(other + '/items');
-  window.corsReport = report;
+  window.report = report;
 })();
 </script></body></html>"""
 
@@ -76,7 +76,7 @@ def test_a_page_on_another_origin_reads_what_cors_allows(start_crest, page_serve
     other = start_crest("--cors-allow-origins", "http://127.0.0.1:1")
     (www / "index.html").write_text(PAGE % {"api": f"http://127.0.0.1:{api.port}",
                                             "other": f"http://127.0.0.1:{other.port}"})
-    r = subprocess.run(["node", str(REPO / "tests/browser/cors.mjs"), f"{origin}/index.html",
+    r = subprocess.run(["node", str(REPO / "tests/browser/report.mjs"), f"{origin}/index.html",
                         str(tmp_path)],
                        env={**os.environ, "CREST_TEST_TOOLS": str(TOOLS)},
                        capture_output=True, text=True, timeout=120)

@@ -1,7 +1,7 @@
-// tests/browser/cors.mjs PAGE_URL OUT_DIR: opens PAGE_URL (a page served from one origin) in
-// Debian's chromium (playwright-core, no browser downloaded); the page's script calls crest on
-// another origin with fetch and reports what the browser let it read. This script waits for that
-// report and prints it as one JSON line. Any request off the loopback is blocked and fails the run.
+// tests/browser/report.mjs PAGE_URL OUT_DIR: opens PAGE_URL in Debian's chromium (playwright-core,
+// no browser downloaded), waits for the page's script to set window.report (what it could do with
+// crest from inside a real browser: fetch across origins, WebSockets...) and prints it as one JSON
+// line. Any request off the loopback, or a script error in the page, fails the run.
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +12,7 @@ const { chromium } = require('playwright-core');
 const [pageUrl, outDir] = process.argv.slice(2);
 
 async function main() {
-  if (!pageUrl || !outDir) throw new Error('usage: cors.mjs PAGE_URL OUT_DIR');
+  if (!pageUrl || !outDir) throw new Error('usage: report.mjs PAGE_URL OUT_DIR');
   const profile = fs.mkdtempSync(path.join(outDir, 'chromium-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -31,8 +31,8 @@ async function main() {
     const page = context.pages()[0] ?? await context.newPage();
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     await page.goto(pageUrl);
-    await page.waitForFunction(() => window.corsReport !== undefined, null, { timeout: 20000 });
-    const report = await page.evaluate(() => window.corsReport);
+    await page.waitForFunction(() => window.report !== undefined, null, { timeout: 30000 });
+    const report = await page.evaluate(() => window.report);
     if (problems.length) throw new Error(problems.join('\n'));
     console.log(JSON.stringify(report));
   } finally {
