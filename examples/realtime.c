@@ -24,7 +24,7 @@
  *   GET /json        crest's built-in routes; GET /debug/memory for loopback clients.
  *
  *     realtime --host 127.0.0.1 --port 8000 [--root DIR] [--tick-ms 1000] [--heartbeat-ms 15000]
- *              [--timeout-body S] [--upload-limit BYTES]
+ *              [--timeout-body S] [--upload-limit BYTES] [--memory-limit BYTES]
  */
 #define _GNU_SOURCE
 #include <crest.h>
@@ -575,6 +575,8 @@ int main(int argc, char **argv)
             root = v;
         else if (strcmp(argv[i], "--upload-limit") == 0)
             upload_limit = strtoull(v, NULL, 10);
+        else if (strcmp(argv[i], "--memory-limit") == 0)
+            cfg.memory_limit_bytes = strtoull(v, NULL, 10);
         else {
             fprintf(stderr, "realtime: unknown option %s\n", argv[i]);
             return 2;

@@ -217,13 +217,11 @@ static struct net_tunnel *session_take(void *ctx, struct net_worker *w, struct n
 
     s->taken = NULL;
     if (http_tunnel_adopt((struct http_tunnel *)t, w, c, io->in + io->in_off,
-                          io->in_len - io->in_off, io->out.ptr + io->out_pos,
-                          io->out.len - io->out_pos) != 0) {
+                          io->in_len - io->in_off) != 0) {
         t->ops->close(t, w, c);
         return NULL;
     }
     io->in_off = io->in_len;
-    io->out_pos = io->out.len;
     return t;
 }
 
@@ -439,13 +437,21 @@ static void render_file(struct http_request *req, struct net_io *io, time_t now)
 static void hand_over(struct http_session *s, struct http_request *req, struct net_tunnel *t,
                       struct net_worker *w, struct net_conn *c)
 {
-    uint32_t mark = c->io->out.len;
-    if (http_response_head(&c->io->out, req, w->loop.now_sec, req->tunnel_framing, 0) != 0) {
-        c->io->out.len = mark; /* no half of a head: the client sees the connection end */
+    struct net_io *io = c->io;
+    uint32_t mark = io->out.len;
+    if (http_response_head(&io->out, req, w->loop.now_sec, req->tunnel_framing, 0) != 0 ||
+        http_tunnel_queue_out((struct http_tunnel *)t, io->out.ptr + io->out_pos,
+                              io->out.len - io->out_pos) != 0) {
+        /* no memory for the head or for the tunnel to hold it: refused, as any request the
+         * budget cannot hold, in the room the head had (nothing allocated for it) */
+        io->out.len = mark;
         req->close = true;
         t->ops->close(t, w, c);
+        obs_shed(w->stats);
+        (void)http_append_error(&io->out, 503, http_oom_detail(), true, "Retry-After: 1\r\n");
         return;
     }
+    io->out_pos = io->out.len; /* the tunnel writes it, first */
     s->taken = t;
 }
 
@@ -479,6 +485,7 @@ static enum net_verdict request_complete(const struct http_server *srv, struct h
     else if (http_response_render(&io->out, req, w->loop.now_sec) != 0) {
         io->out.len = mark; /* no half of a response: the client sees the connection end */
         req->close = true;
+        obs_shed(w->stats); /* memory refused even the answer: shed */
     }
     io->in_off += s->parser.head_len + (s->body_moved ? 0 : (uint32_t)s->parser.content_length);
     c->n_requests++;

@@ -223,25 +223,28 @@ static int keep_input(struct http_tunnel *t, const char *p, size_t n)
     return mem_buf_append(&t->in, (enum mem_tag)t->tag, p, n);
 }
 
+int http_tunnel_queue_out(struct http_tunnel *t, const char *out, size_t out_len)
+{
+    if (!out_len)
+        return 0;
+    struct http_msg *m = http_msg_new((enum mem_tag)t->tag, out_len);
+    if (!m)
+        return -ENOMEM;
+    memcpy(m->data, out, out_len);
+    bool gone = t->gone;
+    t->gone = false; /* the head goes out even when the app already ended the stream */
+    int err = enqueue(t, m, true);
+    t->gone = gone;
+    http_msg_unref(m);
+    return err;
+}
+
 int http_tunnel_adopt(struct http_tunnel *t, struct net_worker *w, struct net_conn *c,
-                      const char *in, size_t in_len, const char *out, size_t out_len)
+                      const char *in, size_t in_len)
 {
     t->w = w;
     t->c = c;
     t->last_rx_ms = t->last_tx_ms = w->loop.now_ms;
-    if (out_len) {
-        struct http_msg *m = http_msg_new((enum mem_tag)t->tag, out_len);
-        if (!m)
-            return -ENOMEM;
-        memcpy(m->data, out, out_len);
-        bool gone = t->gone;
-        t->gone = false; /* the head goes out even when the app already ended the stream */
-        int err = enqueue(t, m, true);
-        t->gone = gone;
-        http_msg_unref(m);
-        if (err)
-            return err;
-    }
     return in_len ? keep_input(t, in, in_len) : 0;
 }
 

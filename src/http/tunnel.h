@@ -72,10 +72,14 @@ struct http_tunnel {
 void http_tunnel_init(struct http_tunnel *t, const struct http_tunnel_kind *kind, enum mem_tag tag,
                       struct net_worker *w, uint32_t max_queued, uint32_t max_input);
 
-/* The session's hand-over: the output it had not written (the 101 or the stream's head) goes
- * before anything queued, the input it had not consumed is read first. 0, -ENOMEM. */
+/* The session's hand-over, in two steps. First, while the connection is still HTTP's, the output
+ * it had not written (earlier pipelined answers, then the 101 or the stream's head) goes before
+ * anything queued: when that memory is refused, the session can still answer 503 instead. 0,
+ * -ENOMEM. Then, at the take, the connection, and the input it had not consumed, read first. 0,
+ * -ENOMEM. */
+int http_tunnel_queue_out(struct http_tunnel *t, const char *out, size_t out_len);
 int http_tunnel_adopt(struct http_tunnel *t, struct net_worker *w, struct net_conn *c,
-                      const char *in, size_t in_len, const char *out, size_t out_len);
+                      const char *in, size_t in_len);
 
 /* Queues m (a reference is taken) and writes what the socket takes. 0; -EPIPE (the connection
  * is going); -ENOBUFS (the queue is full: the reader is too slow and the connection is closed);

@@ -399,7 +399,8 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
         }
         if (attach_io(w, c) != 0) {
             c->flags &= (uint8_t)~NET_CONN_RUNNING;
-            conn_close(w, c); /* no memory for a read buffer: shed this connection */
+            obs_shed(w->stats); /* no memory for a read buffer: shed this connection */
+            conn_close(w, c);
             return;
         }
         ssize_t n = conn_read(c);

@@ -296,7 +296,7 @@ static int after_byte(struct crest_multipart *mp, char c)
             return 0;
         }
         mp->state = MP_PADDING;
-        /* fall through */
+        __attribute__((fallthrough));
     case MP_PADDING:
         if (c == ' ' || c == '\t')
             return 0;

@@ -291,3 +291,72 @@ def test_echo_with_the_npm_ws_client(rt):
                          env=dict(os.environ, NODE_PATH=modules), capture_output=True,
                          text=True, timeout=20)
     assert json.loads(out.stdout) == {"got": ["text:from node", "bin:1,2,3"], "code": 1000}
+
+
+def memory_report(port):
+    import json
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(b"GET /debug/memory HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = b""
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    c.close()
+    return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+
+def test_the_memory_budget_refuses_upgrades_instead_of_growing(tmp_path):
+    """Idle WebSockets are opened until the worker's share of --memory-limit is used up: past it a
+    new one is refused, with 503, a JSON detail and Retry-After when its head could be read, or
+    closed at the door when not even a read buffer fits (the engine's shedding); what crest holds
+    stays within the limit, and once the WebSockets close an upgrade succeeds again."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    probe = start(tmp_path, "--workers", "1")
+    tracked = memory_report(probe.port)["tracked_bytes"]
+    assert probe.stop() == 0
+    limit = tracked + 48 * 1024
+    srv = start(tmp_path, "--workers", "1", "--memory-limit", str(limit))
+    held, answered, closed = [], [], 0
+    try:
+        while len(held) < 3000 and len(answered) + closed < 20:
+            try:
+                s, head = handshake(srv.port)
+            except (AssertionError, ConnectionError, socket.timeout):
+                closed += 1  # shed at the door: no read buffer for its head
+                continue
+            if head.startswith("HTTP/1.1 101"):
+                held.append(s)
+                continue
+            s.settimeout(5)
+            answered.append(head + s.recv(4096).decode())
+            s.close()
+        assert answered or closed, f"{len(held)} WebSockets open and none refused"
+        for refused in answered:
+            assert refused.startswith("HTTP/1.1 503"), refused
+            assert "Retry-After: 1" in refused and '"detail"' in refused, refused
+        assert len(held) > 10, "the budget should hold some WebSockets"
+        for s in held[:len(held) // 2]:  # room for the report itself
+            s.close()
+        held = held[len(held) // 2:]
+        time.sleep(0.3)
+        report = memory_report(srv.port)
+        assert report["tracked_bytes"] <= limit and report["shed_total"] >= 1, report
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 5
+    while True:  # the closes are seen, their memory freed: upgrades fit again
+        try:
+            s, head = handshake(srv.port)
+            s.close()
+        except (AssertionError, ConnectionError, socket.timeout):
+            head = ""
+        if head.startswith("HTTP/1.1 101") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert head.startswith("HTTP/1.1 101"), head
+    assert srv.stop() == 0
