@@ -434,6 +434,11 @@ static void render_file(struct http_request *req, struct net_io *io, time_t now)
 }
 
 /* The head of a response whose connection a tunnel takes next (on_input says NET_TAKEN). */
+/* The answer when even an error's few hundred bytes are refused: no body, no Date, in less room
+ * than a 101's head took. */
+static const char BARE_503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                               "Retry-After: 1\r\nConnection: close\r\n\r\n";
+
 static void hand_over(struct http_session *s, struct http_request *req, struct net_tunnel *t,
                       struct net_worker *w, struct net_conn *c)
 {
@@ -444,11 +449,16 @@ static void hand_over(struct http_session *s, struct http_request *req, struct n
                               io->out.len - io->out_pos) != 0) {
         /* no memory for the head or for the tunnel to hold it: refused, as any request the
          * budget cannot hold, in the room the head had (nothing allocated for it) */
+        uint32_t room = io->out.len; /* what the head took, when it was rendered */
         io->out.len = mark;
         req->close = true;
         t->ops->close(t, w, c);
         obs_shed(w->stats);
-        (void)http_append_error(&io->out, 503, http_oom_detail(), true, "Retry-After: 1\r\n");
+        if (http_append_error(&io->out, 503, http_oom_detail(), true, "Retry-After: 1\r\n") != 0 &&
+            room - mark >= sizeof(BARE_503) - 1) { /* shorter than any head: it fits */
+            memcpy(io->out.ptr + mark, BARE_503, sizeof(BARE_503) - 1);
+            io->out.len = mark + (uint32_t)sizeof(BARE_503) - 1;
+        }
         return;
     }
     io->out_pos = io->out.len; /* the tunnel writes it, first */

@@ -309,9 +309,10 @@ def memory_report(port):
 
 def test_the_memory_budget_refuses_upgrades_instead_of_growing(tmp_path):
     """Idle WebSockets are opened until the worker's share of --memory-limit is used up: past it a
-    new one is refused, with 503, a JSON detail and Retry-After when its head could be read, or
-    closed at the door when not even a read buffer fits (the engine's shedding); what crest holds
-    stays within the limit, and once the WebSockets close an upgrade succeeds again."""
+    new upgrade is answered 503 with Retry-After (with a JSON detail when even that fits; a bare
+    503 in the room its 101 took when not), or closed at the door when not even a read buffer for
+    its head fits (the engine's shedding); what crest holds stays within the limit, and once the
+    WebSockets close an upgrade succeeds again."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
@@ -334,10 +335,10 @@ def test_the_memory_budget_refuses_upgrades_instead_of_growing(tmp_path):
             s.settimeout(5)
             answered.append(head + s.recv(4096).decode())
             s.close()
-        assert answered or closed, f"{len(held)} WebSockets open and none refused"
+        assert answered, f"{len(held)} WebSockets open, {closed} closed, none answered 503"
         for refused in answered:
             assert refused.startswith("HTTP/1.1 503"), refused
-            assert "Retry-After: 1" in refused and '"detail"' in refused, refused
+            assert "Retry-After: 1" in refused, refused
         assert len(held) > 10, "the budget should hold some WebSockets"
         for s in held[:len(held) // 2]:  # room for the report itself
             s.close()
