@@ -81,9 +81,11 @@ def with_key_file(flags, path):
 EXAMPLE_VARIANTS = [
     ("ex-none", "example, no hook", [], []),
     ("ex-noop", "one no-op hook (before returns NEXT, no after)", ["--noop-hook"], []),
-    # bearer auth (the security-schemes helper's) joins this row as one more flag
     ("ex-stack", "CORS + rate limit (Origin sent; every request counted, none refused)",
      ["--cors", ORIGIN, "--rate-limit", "1000000000"], ["-H", "Origin: " + ORIGIN]),
+    ("ex-auth", "CORS + bearer auth + rate limit (Origin and a valid key sent)",
+     ["--cors", ORIGIN, "--bearer", KEY, "--rate-limit", "1000000000"],
+     ["-H", "Origin: " + ORIGIN, "-H", "Authorization: Bearer " + KEY]),
     ("ex-all", "proxies + request ID + CORS + rate limit",
      ["--trust-proxies", "127.0.0.1", "--request-id", "--cors", ORIGIN, "--rate-limit",
       "1000000000"], ["-H", "Origin: " + ORIGIN]),
@@ -216,7 +218,7 @@ def example_section(args, server_pin, wrk_pin):
              "request | ratio |", "|---|---|---|---|---|---|---|"]
     base_ir = None
     for key, label, flags, headers in EXAMPLE_VARIANTS:
-        header = (headers[1] + "\r\n").encode() if headers else b""
+        header = "".join(h + "\r\n" for h in headers[1::2]).encode()
         ir = accounting.instructions_per_request(args.example, 20000, flags, header)
         base_ir = base_ir or ir
         log("%s: %.0f instructions per request" % (key, ir))

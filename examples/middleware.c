@@ -13,11 +13,13 @@
  *
  *     middleware serve --host 127.0.0.1 --port 8000 [--workers N] [--trust-proxies LIST]
  *                [--request-id] [--rate-limit N] [--cors ORIGIN] [--gzip MIN_BYTES]
- *                [--noop-hook]
+ *                [--bearer KEY] [--noop-hook]
  *
  * --rate-limit N allows N requests per second per X-Api-Key (the credential a client presents;
  * where bearer authentication goes, this key would be the authenticated user), or per client
- * address. --noop-hook adds one hook whose before does nothing (what an empty hook costs).
+ * address. --bearer KEY puts every route behind HTTP Bearer authentication with that one key (a
+ * security scheme as an app hook). --noop-hook adds one hook whose before does nothing (what an
+ * empty hook costs).
  */
 #include <crest.h>
 
@@ -100,7 +102,8 @@ static enum crest_hook_result noop(struct crest_req *req, void *ud)
 /* Each flag turns one middleware on, in the order their hooks should see a request. */
 static int add_middleware(struct crest_app *app, int argc, char **argv)
 {
-    static const char *origins[1];
+    static const char *origins[1], *keys[1];
+    static struct crest_security bearer = {.kind = CREST_SECURITY_HTTP_BEARER, .keys = keys};
     int rc = 0;
 
     for (int i = 2; i < argc && !rc; i++) {
@@ -119,6 +122,11 @@ static int add_middleware(struct crest_app *app, int argc, char **argv)
         } else if (strcmp(argv[i], "--gzip") == 0) {
             const struct crest_gzip gzip = {.min_size_bytes = (uint32_t)atoi(v)};
             rc = crest_app_add_gzip(app, &gzip);
+        } else if (strcmp(argv[i], "--bearer") == 0) {
+            keys[0] = v;
+            bearer.n_keys = 1;
+            const struct crest_hook auth = CREST_SECURITY_HOOK(&bearer);
+            rc = crest_app_add_hook(app, &auth);
         } else if (strcmp(argv[i], "--noop-hook") == 0) {
             const struct crest_hook hook = {.before = noop};
             rc = crest_app_add_hook(app, &hook);

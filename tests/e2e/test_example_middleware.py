@@ -65,3 +65,32 @@ def test_example_middleware_all_together(example):
     assert statuses[:3] == [200, 200, 200] and statuses[-1] == 429, statuses
     assert request(example, "/json", {"X-Api-Key": "k3"})[0].status == 200
     assert request(example, "/json")[0].status == 200
+
+
+def test_example_middleware_behind_bearer_auth(tmp_path):
+    """--bearer KEY: every route needs the key (401 with the challenge without it, even crest's
+    own /json), and CORS still labels the refusal so a browser can read it."""
+    port = free_port()
+    proc = subprocess.Popen([EXAMPLE, "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "1", "--cors", "https://a.example", "--bearer", "k-42"],
+                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                r, body = request(port, "/json", {"Origin": "https://a.example"})
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert r.status == 401 and json.loads(body) == {"detail": "Not authenticated"}
+        assert r.getheader("WWW-Authenticate") == "Bearer"
+        assert r.getheader("Access-Control-Allow-Origin") == "https://a.example"
+        r, _ = request(port, "/json", {"Authorization": "Bearer wrong"})
+        assert r.status == 401
+        r, body = request(port, "/json", {"Authorization": "Bearer k-42"})
+        assert r.status == 200 and json.loads(body) == {"message": "Hello, World!"}
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0, proc.stderr.read()
