@@ -8,6 +8,8 @@
  *                    retry first), a heartbeat comment every --heartbeat-ms while nothing else is
  *                    sent, and a reconnecting client's Last-Event-ID resumes after that id.
  *                    ?count=N ends the stream after N events.
+ *   GET /events/news an event stream joined to a hub; POST /events/news publishes its body (text)
+ *                    to every subscriber, on every worker, encoded once.
  *   GET /ws/echo     a WebSocket that echoes each message (text or binary, up to 16 MiB).
  *   GET /ws/chat     a WebSocket chat room: each message goes to every member, on every worker
  *                    (one frame encoded once and shared by all their queues).
@@ -193,6 +195,45 @@ static void events_worker_stop(void *ud, unsigned worker, void *data)
     (void)ud;
     (void)worker;
     free(data); /* its timer went with the loop; its subscribers closed before */
+}
+
+/* ---- GET /events/news and POST /events/news: one event to every subscriber, every worker ---- */
+
+static struct crest_sse_hub *news_hub;
+static const struct crest_sse_config news_config = {.heartbeat_ms = 15000};
+
+static enum crest_handler_result news_subscribe(struct crest_req *req, void *ud)
+{
+    struct crest_sse *sse;
+    (void)ud;
+    if (crest_sse_start(req, &news_config, NULL, &sse) != 0)
+        return CREST_DONE; /* the response says why (503) */
+    if (crest_sse_hub_join(news_hub, sse) != 0)
+        crest_sse_end(sse);
+    return CREST_DONE;
+}
+
+/* The body's text, published once (encoded once, shared by every subscriber's queue). */
+static enum crest_handler_result news_publish(struct crest_req *req, void *ud)
+{
+    struct crest_str body = crest_req_body(req);
+    char text[1024];
+    (void)ud;
+    if (!body.ptr || body.len >= sizeof(text)) {
+        if (crest_res_error(req, 422, "a text body of 1 to 1023 bytes") != 0)
+            crest_res_status(req, 500);
+        return CREST_DONE;
+    }
+    memcpy(text, body.ptr, body.len);
+    text[body.len] = '\0';
+    const struct crest_sse_event ev = {.event = "news", .data = text};
+    int err = crest_sse_hub_publish(news_hub, &ev);
+    struct crest_json *j = crest_res_json(req, err ? 503 : 202);
+    crest_json_object_begin(j);
+    crest_json_key(j, "published");
+    crest_json_bool(j, err == 0);
+    crest_json_object_end(j);
+    return CREST_DONE;
 }
 
 /* ---- GET /ws/echo and GET /ws/chat: WebSockets with crest_ws ---- */
@@ -552,6 +593,14 @@ int main(int argc, char **argv)
          .handler = bytes,
          .summary = "n bytes, streamed"},
         {.method = "GET", .path = "/events", .handler = events, .summary = "Server-Sent Events"},
+        {.method = "GET",
+         .path = "/events/news",
+         .handler = news_subscribe,
+         .summary = "Server-Sent Events published to every subscriber"},
+        {.method = "POST",
+         .path = "/events/news",
+         .handler = news_publish,
+         .summary = "Publish the body to every /events/news subscriber"},
         {.method = "GET", .path = "/ws/echo", .handler = ws_echo, .summary = "WebSocket echo"},
         {.method = "GET", .path = "/ws/chat", .handler = ws_chat, .summary = "WebSocket chat"},
     };
@@ -583,8 +632,9 @@ int main(int argc, char **argv)
         }
     }
     chat_hub = crest_ws_hub_new();
+    news_hub = crest_sse_hub_new();
     /* /debug/memory (loopback clients only): what each connection holds, by tag */
-    if (!app || !chat_hub || crest_app_add_builtin_routes(app) != 0 ||
+    if (!app || !chat_hub || !news_hub || crest_app_add_builtin_routes(app) != 0 ||
         crest_app_add_debug_routes(app, NULL) != 0) {
         fprintf(stderr, "realtime: out of memory\n");
         return 1;
@@ -605,5 +655,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "realtime: %s\n", err);
     crest_app_free(app);
     crest_ws_hub_free(chat_hub);
+    crest_sse_hub_free(news_hub);
     return rc ? 1 : 0;
 }

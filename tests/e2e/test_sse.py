@@ -98,3 +98,39 @@ def test_shutdown_ends_streams_with_the_last_chunk(tmp_path):
     assert read_chunk(s) == b""  # the last chunk: the body is complete
     assert server.proc.wait(10) == 0  # a second SIGTERM (stop()) would force the exit
     s.close()
+
+
+def test_a_hub_publishes_one_event_to_every_subscriber_on_every_worker(tmp_path):
+    """/events/news joins each stream to a crest_sse_hub; POST /events/news publishes its body
+    once: every subscriber, whichever of the two workers holds it, gets the same event."""
+    srv = start(tmp_path, "--workers", "2")
+    subs = []
+    try:
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(b"GET /events/news HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(1)
+            assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head, head
+            subs.append(s)
+        time.sleep(0.2)  # the joins reach every worker's hub slot
+        c = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        c.sendall(b"POST /events/news HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                  b"Content-Length: 9\r\nConnection: close\r\n\r\nhello all")
+        answer = b""
+        while chunk := c.recv(4096):
+            answer += chunk
+        c.close()
+        assert answer.startswith(b"HTTP/1.1 202") and b'{"published":true}' in answer, answer
+        for s in subs:
+            got = b""
+            while b"data: hello all" not in got:
+                chunk = s.recv(4096)
+                assert chunk, got
+                got += chunk
+            assert b"event: news\n" in got
+    finally:
+        for s in subs:
+            s.close()
+        assert srv.stop() == 0
