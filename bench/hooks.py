@@ -198,6 +198,7 @@ def example_section(args, server_pin, wrk_pin):
     for rnd in range(args.rounds):
         for key, label, flags, headers in EXAMPLE_VARIANTS:
             s = Server(key, label, build(args.example, flags))
+            s.ready_headers = "".join(h + "\r\n" for h in headers[1::2]).encode()
             try:
                 s.start(server_pin)
                 s.wait_ready()

@@ -94,9 +94,10 @@ def dechunk(data):
         pos = end + 2 + size + 2
 
 
-def get_json(port, timeout_s=2.0):
+def get_json(port, timeout_s=2.0, headers=b""):
+    """GET /json; headers: extra header lines, each ending in CRLF (a key a server asks for)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as s:
-        s.sendall(b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        s.sendall(b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
         return read_response(s)
 
 
@@ -133,6 +134,7 @@ class Server:
         self.build = build  # build(tmp, port) -> argv; raises Unavailable
         self.env = env  # added to our environment for the server
         self.ready_timeout_s = ready_timeout_s
+        self.ready_headers = b""  # header lines wait_ready's GET /json sends (an API key)
         self.t_start = None
         self.proc = None
         self.ps = None  # psutil handle of proc
@@ -176,7 +178,8 @@ class Server:
                 raise Unavailable("exited with %d at start: %s" % (self.proc.returncode,
                                                                    self.log_tail()))
             try:
-                status, headers, body = get_json(self.port, timeout_s=1.0)
+                status, headers, body = get_json(self.port, timeout_s=1.0,
+                                                 headers=self.ready_headers)
             except (OSError, ValueError):
                 time.sleep(0.005)  # the start time's resolution
                 continue
