@@ -39,14 +39,29 @@ async function tryOperation(page, operationId) {
   return block;
 }
 
-// Presses Execute and returns the status and body Swagger UI shows for the live response.
+// Presses Execute and returns the status and body Swagger UI shows for the live response. A
+// second Execute updates the same row in place, and not all of it at once: wait until the row
+// differs from what it showed before, then until two readings 100 ms apart agree.
 async function execute(block) {
-  await block.getByRole('button', { name: 'Execute' }).click();
   const row = block.locator('.live-responses-table tbody .response').first();
+  const before = (await row.count()) ? await row.innerText() : null;
+  await block.getByRole('button', { name: 'Execute' }).click();
   await row.waitFor({ timeout: TIMEOUT_MS });
-  const status = (await row.locator('.response-col_status').innerText()).trim();
-  const body = await row.locator('.response-col_description pre').first().innerText();
-  return { status: Number.parseInt(status, 10), body };
+  const deadline = Date.now() + TIMEOUT_MS;
+  const read = async () => ({
+    status: (await row.locator('.response-col_status').innerText()).trim(),
+    body: await row.locator('.response-col_description pre').first().innerText(),
+  });
+  let last = await read();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = await read();
+    const changed = before === null || (await row.innerText()) !== before;
+    if (changed && now.status === last.status && now.body === last.body) break;
+    check(Date.now() < deadline, 'the live response did not settle');
+    last = now;
+  }
+  return { status: Number.parseInt(last.status, 10), body: last.body };
 }
 
 // Swagger UI's "Authorize" dialog: the key in the HTTPBearer form, applied, the dialog closed.
