@@ -161,8 +161,6 @@ def test_migrations_apply_once_when_three_instances_start_together(tmp_path, db_
 
 def test_acknowledged_writes_survive_kill_9(tmp_path, db_url):
     srv = start(tmp_path, db_url, workers=2)
-    wait_up(srv)
-    run(srv.port, (SCHEMA,))
     acked = []
 
     def writer(base):
@@ -171,13 +169,17 @@ def test_acknowledged_writes_survive_kill_9(tmp_path, db_url):
             if status == 200:
                 acked.append(i)
 
-    threads = [threading.Thread(target=writer, args=(k * 1000,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    srv.proc.send_signal(signal.SIGKILL)  # by pid, right after the last acknowledgement
-    srv.wait(10)
+    try:
+        wait_up(srv)
+        run(srv.port, (SCHEMA,))
+        threads = [threading.Thread(target=writer, args=(k * 1000,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        srv.proc.send_signal(signal.SIGKILL)  # by pid, right after the last acknowledgement
+        srv.wait(10)
     assert len(acked) == 160
     srv = start(tmp_path, db_url)
     try:
