@@ -27,6 +27,7 @@
  *
  *     realtime --host 127.0.0.1 --port 8000 [--root DIR] [--tick-ms 1000] [--heartbeat-ms 15000]
  *              [--timeout-body S] [--upload-limit BYTES] [--memory-limit BYTES]
+ *              [--ws-ping-ms MS] [--ws-idle-ms MS]   (/ws/echo's timers; 0 turns one off)
  */
 #define _GNU_SOURCE
 #include <crest.h>
@@ -247,7 +248,8 @@ static void echo_message(struct crest_ws *ws, bool binary, const void *data, siz
     (void)err; /* -ENOBUFS: a client that does not read its echoes is closed */
 }
 
-static const struct crest_ws_config echo_config = {
+/* Not const: --ws-ping-ms and --ws-idle-ms set its timers before the server starts. */
+static struct crest_ws_config echo_config = {
     .on_message = echo_message,
     .max_message_bytes = 16 << 20,
     .max_queue_bytes = 40 << 20, /* two echoes of the largest message in flight */
@@ -626,6 +628,10 @@ int main(int argc, char **argv)
             upload_limit = strtoull(v, NULL, 10);
         else if (strcmp(argv[i], "--memory-limit") == 0)
             cfg.memory_limit_bytes = strtoull(v, NULL, 10);
+        else if (strcmp(argv[i], "--ws-ping-ms") == 0)
+            echo_config.ping_interval_ms = (uint32_t)atoi(v);
+        else if (strcmp(argv[i], "--ws-idle-ms") == 0)
+            echo_config.idle_timeout_ms = (uint32_t)atoi(v);
         else {
             fprintf(stderr, "realtime: unknown option %s\n", argv[i]);
             return 2;

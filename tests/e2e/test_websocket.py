@@ -365,3 +365,60 @@ def test_the_memory_budget_refuses_upgrades_instead_of_growing(tmp_path):
         for s in held:
             s.close()
         assert srv.stop() == 0  # by pid, even when an assertion above failed
+
+
+def test_a_silent_client_is_pinged_then_closed_with_1011(tmp_path):
+    """--ws-ping-ms 300: a client that sends nothing gets a ping after about 300 ms; one that
+    leaves it unanswered is closed with 1011 after as long again. One that answers each ping with
+    its pong stays open, and its echo still works."""
+    srv = start(tmp_path, "--workers", "1", "--ws-ping-ms", "300", "--ws-idle-ms", "0")
+    try:
+        s, head = handshake(srv.port)
+        assert " 101 " in head
+        s.settimeout(3)
+        t0 = time.monotonic()
+        op, payload = read_frame(s)
+        assert op == 9, (op, payload)  # a ping
+        assert 0.2 <= time.monotonic() - t0 <= 2.0
+        assert close_code(s) == 1011  # left unanswered
+        s.close()
+        s, head = handshake(srv.port)
+        s.settimeout(3)
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            op, payload = read_frame(s)
+            assert op == 9, (op, payload)
+            s.sendall(frame(10, payload))  # the pong, with the ping's payload
+        s.sendall(frame(1, b"still here"))
+        while True:
+            op, payload = read_frame(s)
+            if op != 9:
+                break
+            s.sendall(frame(10, payload))
+        assert (op, payload) == (1, b"still here")
+        s.close()
+    finally:
+        assert srv.stop() == 0
+
+
+def test_an_idle_client_is_closed_with_1001(tmp_path):
+    """--ws-idle-ms 300 without pings: a client that sends nothing is closed with 1001 (going
+    away); one that keeps talking is not."""
+    srv = start(tmp_path, "--workers", "1", "--ws-ping-ms", "0", "--ws-idle-ms", "300")
+    try:
+        s, head = handshake(srv.port)
+        assert " 101 " in head
+        s.settimeout(3)
+        t0 = time.monotonic()
+        assert close_code(s) == 1001
+        assert 0.2 <= time.monotonic() - t0 <= 2.0
+        s.close()
+        s, head = handshake(srv.port)
+        s.settimeout(3)
+        for i in range(8):  # 8 × 100 ms of talking: more than one idle timeout in all
+            s.sendall(frame(1, b"tick %d" % i))
+            assert read_frame(s) == (1, b"tick %d" % i)
+            time.sleep(0.1)
+        s.close()
+    finally:
+        assert srv.stop() == 0
