@@ -677,6 +677,43 @@ static void test_form_body_binds_like_the_query(void **state)
     crest_app_free(app);
 }
 
+/* ---- the OpenAPI document says the same ---- */
+
+static void test_openapi_documents_rules_query_models_and_forms(void **state)
+{
+    (void)state;
+    struct crest_app *app = app_of(form_routes, 2);
+    for (size_t i = 0; i < ARRAY_LEN(rule_route); i++)
+        assert_int_equal(crest_app_add_route(app, &rule_route[i], NULL), 0);
+    assert_int_equal(crest_app_add_docs_routes(app, NULL), 0);
+    struct crest_test_response res;
+    assert_int_equal(crest_test_request(app, "GET", "/openapi.json", NULL, &res), 0);
+    assert_int_equal(res.status, 200);
+    static const char *const want[] = {
+        "'pattern':'^[A-Z]{2}-\\\\d{3}$'",
+        "'format':'email'",
+        "'format':'date-time'",
+        "'enum':['red','green','blue']",
+        "'enum':[1,2]",
+        "'multipleOf':0.5",
+        "'multipleOf':5",
+        "'uniqueItems':true",
+        "'additionalProperties':false",
+        "{'name':'q','in':'query','required':true,'schema':{'type':'string','title':'Q'}}",
+        "{'name':'tag','in':'query','required':false,'schema':{'type':'array','items':"
+        "{'type':'string','minLength':2},'title':'Tag','default':[]}}",
+        "'application/x-www-form-urlencoded':{'schema':{'$ref':'#/components/schemas/Search'}}",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+        char *w = dq(want[i]);
+        if (!memmem(res.body.ptr, res.body.len, w, strlen(w)))
+            fail_msg("no %s in %.*s", w, (int)res.body.len, res.body.ptr);
+        free(w);
+    }
+    crest_test_response_fini(&res);
+    crest_app_free(app);
+}
+
 /* ---- declarations refused ---- */
 
 static void refused(const struct crest_schema *body, const char *why)
@@ -798,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_rules_model_validator_runs_when_fields_are_valid),
         cmocka_unit_test(test_query_model_binds_typed_values_and_repeated_keys),
         cmocka_unit_test(test_form_body_binds_like_the_query),
+        cmocka_unit_test(test_openapi_documents_rules_query_models_and_forms),
         cmocka_unit_test(test_add_route_refuses_bad_model_declarations),
         cmocka_unit_test(test_regex_matches_as_a_search),
         cmocka_unit_test(test_regex_hostile_input_costs_linear_steps),
