@@ -31,7 +31,6 @@ static const struct crest_field user_in_fields[] = {
      .type = CREST_TYPE_STRING,
      .required = true,
      .format = CREST_FORMAT_EMAIL,
-     .max_length = CREST_LIMIT(254),
      CREST_AT(struct user_in, email)},
     {.name = "name",
      .type = CREST_TYPE_STRING,
