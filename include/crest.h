@@ -324,6 +324,49 @@ struct crest_fields {
 #define CREST_MODEL(T) .size = sizeof(T)
 #define CREST_FIELDS_AT(T, m) .fields_at = offsetof(T, m) + 1
 
+/* Shorthands, one line per field as a pydantic model reads: the JSON name is the member's.
+ *     static const struct crest_field note_fields[] = {
+ *         CREST_STRING(struct note, title, .required = true, .max_length = CREST_LIMIT(200)),
+ *         CREST_BOOLEAN(struct note, done, .default_json = "false"),
+ *     };
+ *     static const struct crest_schema note = CREST_SCHEMA("Note", note_fields,
+ *                                                          CREST_MODEL(struct note));
+ * CREST_FIELD declares a field that binds nothing (a response schema for database rows, say);
+ * CREST_SCHEMA counts the fields of an array; the trailing arguments are more designators. */
+#define CREST_FIELD(NAME, TYPE, ...)            \
+    {                                           \
+        .name = NAME, .type = TYPE, __VA_ARGS__ \
+    }
+#define CREST_STRING(T, m, ...)                                            \
+    {                                                                      \
+        .name = #m, .type = CREST_TYPE_STRING, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_INTEGER(T, m, ...)                                            \
+    {                                                                       \
+        .name = #m, .type = CREST_TYPE_INTEGER, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_NUMBER(T, m, ...)                                            \
+    {                                                                      \
+        .name = #m, .type = CREST_TYPE_NUMBER, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_BOOLEAN(T, m, ...)                                            \
+    {                                                                       \
+        .name = #m, .type = CREST_TYPE_BOOLEAN, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_ARRAY(T, m, ITEMS, ...)                                                     \
+    {                                                                                     \
+        .name = #m, .type = CREST_TYPE_ARRAY, .items = ITEMS, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_OBJECT(T, m, MODEL, ...)                                                      \
+    {                                                                                       \
+        .name = #m, .type = CREST_TYPE_OBJECT, .object = MODEL, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_SCHEMA(NAME, FIELDS, ...)                                                   \
+    {                                                                                     \
+        .name = NAME, .fields = FIELDS, .n_fields = sizeof(FIELDS) / sizeof((FIELDS)[0]), \
+        __VA_ARGS__                                                                       \
+    }
+
 struct crest_field {
     const char *name;
     uint8_t type;  /* enum crest_type */
@@ -483,6 +526,13 @@ struct crest_route {
      * its fields as the query model's are; any other Content-Type is a 422 like a missing body. */
     bool body_form;
 };
+
+/* A route on one line or a few, as a FastAPI decorator reads: the trailing arguments are more
+ * designators.  CREST_ROUTE("GET", "/notes", list_notes, .query = &page, .response = &note) */
+#define CREST_ROUTE(METHOD, PATH, HANDLER, ...)                         \
+    {                                                                   \
+        .method = METHOD, .path = PATH, .handler = HANDLER, __VA_ARGS__ \
+    }
 
 /* One more documented answer of a route. */
 struct crest_doc_response {

@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from typing import List, Optional
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, EmailStr, Extra, constr
@@ -115,13 +115,13 @@ def list_notes(offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=100
 
 
 @app.get("/notes/{note_id}", response_model=Note, tags=["notes"])
-def get_note(note_id: int = Path(ge=1), owner: int = Depends(current_user)):
+def get_note(note_id: int, owner: int = Depends(current_user)):
     return one(query(f"SELECT {NOTE_COLUMNS} FROM notes WHERE id = ? AND owner_id = ?",
                      (note_id, owner)))
 
 
 @app.patch("/notes/{note_id}", response_model=Note, tags=["notes"])
-def patch_note(patch: NotePatch, note_id: int = Path(ge=1),
+def patch_note(patch: NotePatch, note_id: int,
                owner: int = Depends(current_user)):
     sent = patch.dict(exclude_unset=True)
     return one(query("UPDATE notes SET title = COALESCE(?, title), body = COALESCE(?, body),"
@@ -131,7 +131,7 @@ def patch_note(patch: NotePatch, note_id: int = Path(ge=1),
 
 
 @app.delete("/notes/{note_id}", status_code=204, tags=["notes"])
-def delete_note(note_id: int = Path(ge=1), owner: int = Depends(current_user)):
+def delete_note(note_id: int, owner: int = Depends(current_user)):
     with lock:
         if db.execute("DELETE FROM notes WHERE id = ? AND owner_id = ?",
                       (note_id, owner)).rowcount == 0:

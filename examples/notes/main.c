@@ -13,35 +13,26 @@
 
 int main(int argc, char **argv)
 {
-    struct crest_config cfg;
-    const char *db_url = "notes.db", *docs_dir = crest_docs_installed_dir();
+    static const char *const flags[] = {"--host", "--port", "--db", "--docs-dir", "--workers"};
+    const char *v[] = {"127.0.0.1", "8000", "notes.db", crest_docs_installed_dir(), "0"};
     char err[CREST_ERR_LEN] = "";
+    struct crest_config cfg;
 
+    for (int i = 1, k = 0; i + 1 < argc; i += 2, k = 0) {
+        while (k < 5 && strcmp(argv[i], flags[k]) != 0)
+            k++;
+        if (k == 5)
+            return fprintf(stderr, "notes: unknown option %s\n", argv[i]), 2;
+        v[k] = argv[i + 1];
+    }
     crest_config_defaults(&cfg);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--host") == 0) {
-            cfg.host = argv[i + 1];
-        } else if (strcmp(argv[i], "--port") == 0) {
-            cfg.port = (uint16_t)atoi(argv[i + 1]);
-        } else if (strcmp(argv[i], "--db") == 0) {
-            db_url = argv[i + 1];
-        } else if (strcmp(argv[i], "--docs-dir") == 0) {
-            docs_dir = argv[i + 1];
-        } else if (strcmp(argv[i], "--workers") == 0) {
-            cfg.workers = (unsigned)atoi(argv[i + 1]);
-        } else {
-            fprintf(stderr, "notes: unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
-    struct crest_app *app = notes_app_new(db_url, docs_dir, err);
-    if (!app) {
-        fprintf(stderr, "notes: %s\n", err[0] ? err : "out of memory");
-        return 1;
-    }
-    int rc = crest_serve(app, &cfg, err);
+    cfg.host = v[0], cfg.port = (uint16_t)atoi(v[1]);
+    if (atoi(v[4]) > 0)
+        cfg.workers = (unsigned)atoi(v[4]);
+    struct crest_app *app = notes_app_new(v[2], v[3], err);
+    int rc = app ? crest_serve(app, &cfg, err) : -1;
     if (rc != 0)
-        fprintf(stderr, "notes: %s\n", err);
+        fprintf(stderr, "notes: %s\n", err[0] ? err : "out of memory");
     crest_app_free(app);
     return rc ? 1 : 0;
 }

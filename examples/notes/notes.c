@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/random.h>
 
 static struct crest_db *db;
@@ -27,143 +26,89 @@ struct user_in {
     struct crest_str email, name;
 };
 static const struct crest_field user_in_fields[] = {
-    {.name = "email",
-     .type = CREST_TYPE_STRING,
-     .required = true,
-     .format = CREST_FORMAT_EMAIL,
-     CREST_AT(struct user_in, email)},
-    {.name = "name",
-     .type = CREST_TYPE_STRING,
-     .required = true,
-     .strip = true,
-     .min_length = CREST_LIMIT(1),
-     .max_length = CREST_LIMIT(50),
-     CREST_AT(struct user_in, name)},
+    CREST_STRING(struct user_in, email, .required = true, .format = CREST_FORMAT_EMAIL),
+    CREST_STRING(struct user_in, name, .required = true, .strip = true,
+                 .min_length = CREST_LIMIT(1), .max_length = CREST_LIMIT(50)),
 };
-static const struct crest_schema user_in = {
-    .name = "UserIn", .fields = user_in_fields, .n_fields = 2, CREST_MODEL(struct user_in)};
+static const struct crest_schema user_in =
+    CREST_SCHEMA("UserIn", user_in_fields, CREST_MODEL(struct user_in));
 
-#define USER_FIELDS                                                     \
-    {.name = "id", .type = CREST_TYPE_INTEGER, .required = true},       \
-        {.name = "email", .type = CREST_TYPE_STRING, .required = true}, \
-    {                                                                   \
-        .name = "name", .type = CREST_TYPE_STRING, .required = true     \
-    }
-static const struct crest_field user_fields[] = {USER_FIELDS};
-static const struct crest_schema user = {.name = "User", .fields = user_fields, .n_fields = 3};
+/* Responses come from rows (crest_res_rows): their schemas bind no struct. */
+#define REQUIRED(NAME, TYPE) CREST_FIELD(NAME, TYPE, .required = true)
 static const struct crest_field new_user_fields[] = {
-    USER_FIELDS, {.name = "api_key", .type = CREST_TYPE_STRING, .required = true}};
-static const struct crest_schema new_user = {
-    .name = "NewUser", .fields = new_user_fields, .n_fields = 4};
+    REQUIRED("id", CREST_TYPE_INTEGER), REQUIRED("email", CREST_TYPE_STRING),
+    REQUIRED("name", CREST_TYPE_STRING), REQUIRED("api_key", CREST_TYPE_STRING)};
+static const struct crest_schema user = {.name = "User", .fields = new_user_fields, .n_fields = 3};
+static const struct crest_schema new_user = CREST_SCHEMA("NewUser", new_user_fields);
 
 struct note_in {
     struct crest_str title, body;
     bool done;
     struct crest_fields set;
 };
-#define NOTE_IN_FIELDS(REQ, BODY_DEFAULT, DONE_DEFAULT)                           \
-    {.name = "title",                                                             \
-     .type = CREST_TYPE_STRING,                                                   \
-     .required = REQ,                                                             \
-     .strip = true,                                                               \
-     .min_length = CREST_LIMIT(1),                                                \
-     .max_length = CREST_LIMIT(200),                                              \
-     CREST_AT(struct note_in, title)},                                            \
-        {.name = "body",                                                          \
-         .type = CREST_TYPE_STRING,                                               \
-         .default_json = BODY_DEFAULT,                                            \
-         .max_length = CREST_LIMIT(10000),                                        \
-         CREST_AT(struct note_in, body)},                                         \
-    {                                                                             \
-        .name = "done", .type = CREST_TYPE_BOOLEAN, .default_json = DONE_DEFAULT, \
-        CREST_AT(struct note_in, done)                                            \
-    }
+#define NOTE_IN_FIELDS(REQ, BODY_DEFAULT, DONE_DEFAULT)                         \
+    CREST_STRING(struct note_in, title, .required = REQ, .strip = true,         \
+                 .min_length = CREST_LIMIT(1), .max_length = CREST_LIMIT(200)), \
+        CREST_STRING(struct note_in, body, .default_json = BODY_DEFAULT,        \
+                     .max_length = CREST_LIMIT(10000)),                         \
+        CREST_BOOLEAN(struct note_in, done, .default_json = DONE_DEFAULT)
 static const struct crest_field note_in_fields[] = {NOTE_IN_FIELDS(true, "\"\"", "false")};
-static const struct crest_schema note_in = {.name = "NoteIn",
-                                            .fields = note_in_fields,
-                                            .n_fields = 3,
-                                            CREST_MODEL(struct note_in),
-                                            .forbid_extra = true};
+static const struct crest_schema note_in =
+    CREST_SCHEMA("NoteIn", note_in_fields, CREST_MODEL(struct note_in), .forbid_extra = true);
 static const struct crest_field note_patch_fields[] = {NOTE_IN_FIELDS(false, NULL, NULL)};
-static const struct crest_schema note_patch = {.name = "NotePatch",
-                                               .fields = note_patch_fields,
-                                               .n_fields = 3,
-                                               CREST_MODEL(struct note_in),
-                                               CREST_FIELDS_AT(struct note_in, set),
-                                               .forbid_extra = true};
+static const struct crest_schema note_patch =
+    CREST_SCHEMA("NotePatch", note_patch_fields, CREST_MODEL(struct note_in),
+                 CREST_FIELDS_AT(struct note_in, set), .forbid_extra = true);
 
 static const struct crest_field note_fields[] = {
-    {.name = "id", .type = CREST_TYPE_INTEGER, .required = true},
-    {.name = "owner_id", .type = CREST_TYPE_INTEGER, .required = true},
-    {.name = "title", .type = CREST_TYPE_STRING, .required = true},
-    {.name = "body", .type = CREST_TYPE_STRING, .required = true},
-    {.name = "done", .type = CREST_TYPE_BOOLEAN, .required = true},
-};
-static const struct crest_schema note = {.name = "Note", .fields = note_fields, .n_fields = 5};
+    REQUIRED("id", CREST_TYPE_INTEGER), REQUIRED("owner_id", CREST_TYPE_INTEGER),
+    REQUIRED("title", CREST_TYPE_STRING), REQUIRED("body", CREST_TYPE_STRING),
+    REQUIRED("done", CREST_TYPE_BOOLEAN)};
+static const struct crest_schema note = CREST_SCHEMA("Note", note_fields);
 
 struct page {
     int64_t offset, limit;
 };
 static const struct crest_field page_fields[] = {
-    {.name = "offset",
-     .type = CREST_TYPE_INTEGER,
-     .default_json = "0",
-     .ge = CREST_BOUND(0),
-     CREST_AT(struct page, offset)},
-    {.name = "limit",
-     .type = CREST_TYPE_INTEGER,
-     .default_json = "20",
-     .ge = CREST_BOUND(1),
-     .le = CREST_BOUND(100),
-     CREST_AT(struct page, limit)},
+    CREST_INTEGER(struct page, offset, .default_json = "0", .ge = CREST_BOUND(0)),
+    CREST_INTEGER(struct page, limit, .default_json = "20", .ge = CREST_BOUND(1),
+                  .le = CREST_BOUND(100)),
 };
-static const struct crest_schema page = {
-    .name = "Page", .fields = page_fields, .n_fields = 2, CREST_MODEL(struct page)};
+static const struct crest_schema page = CREST_SCHEMA("Page", page_fields, CREST_MODEL(struct page));
 
-/* ---- answers from the database ---- */
+/* ---- statements and their answers ---- */
 
 #define NOTE_COLUMNS "id, owner_id, title, body, done"
 
-/* What a failed call says: crest's words, except what the API names itself. */
-static const char *detail_of(enum crest_db_status st)
-{
-    if (st == CREST_DB_NOT_FOUND)
-        return "Note not found";
-    return st == CREST_DB_UNIQUE ? "Email already registered" : crest_db_status_text(st);
-}
-
-/* ud: the success status. The last statement's rows are the answer, through the route's
- * response schema. */
+/* ud: the success status. A failed call says crest's words, except what the API names itself;
+ * rows are the answer, through the route's response schema. */
 static void answer(struct crest_req *req, enum crest_db_status st, const struct crest_db_result *r,
                    size_t n, void *ud)
 {
-    int status = (int)(intptr_t)ud, rc;
+    int status = (int)(intptr_t)ud, rc = 0;
     if (st != CREST_DB_OK)
-        rc = crest_res_error(req, crest_db_http_status(st), detail_of(st));
+        rc = crest_res_error(req, crest_db_http_status(st),
+                             st == CREST_DB_NOT_FOUND ? "Note not found"
+                             : st == CREST_DB_UNIQUE  ? "Email already registered"
+                                                      : crest_db_status_text(st));
     else if (status == 204)
-        crest_res_status(req, 204), rc = 0;
+        crest_res_status(req, 204);
     else
         rc = crest_res_rows(req, status, &r[n - 1]);
     (void)rc; /* a body that could not be written is answered 503 by crest */
     crest_req_finish(req);
 }
 
-static enum crest_handler_result unavailable(struct crest_req *req)
-{
-    if (crest_res_error(req, 503, "Service unavailable") != 0)
-        crest_res_status(req, 503);
-    return CREST_DONE;
-}
-
-/* One statement; its rows (or error) answer. A statement that must find a row (all but the
- * inserts and the list) is CREST_DB_ONE: none is a 404. */
+/* One statement whose rows answer; flags CREST_DB_ONE: no row is a 404. */
 static enum crest_handler_result run(struct crest_req *req, const char *sql,
                                      const struct crest_db_value *params, size_t n, int status,
                                      unsigned flags)
 {
-    if (crest_db_query(req, db, sql, params, n, flags, answer, (void *)(intptr_t)status) == 0)
+    if (n && crest_db_query(req, db, sql, params, n, flags, answer, (void *)(intptr_t)status) == 0)
         return CREST_PENDING;
-    return unavailable(req);
+    if (crest_res_error(req, 503, "Service unavailable") != 0)
+        crest_res_status(req, 503);
+    return CREST_DONE;
 }
 
 static struct crest_db_value str(struct crest_str s)
@@ -171,10 +116,14 @@ static struct crest_db_value str(struct crest_str s)
     return crest_db_text(s.ptr, s.len);
 }
 
-/* The signed-in user's id (set by the bearer check). */
+/* The signed-in user's id (set by the bearer check) and the note the path names. */
 static struct crest_db_value owner(struct crest_req *req)
 {
     return crest_db_int(*(const int64_t *)crest_req_get(req, "user"));
+}
+static struct crest_db_value note_id(struct crest_req *req)
+{
+    return crest_db_int(crest_param_int(req, "note_id"));
 }
 
 /* ---- the bearer check: the key is looked up in the users table ---- */
@@ -195,10 +144,10 @@ static enum crest_security_result check_key(struct crest_req *req,
 {
     (void)ud;
     const struct crest_db_value key = str(c->token);
-    if (crest_db_query(req, db, "SELECT id FROM users WHERE api_key = $1", &key, 1, CREST_DB_ONE,
-                       key_found, NULL) != 0)
-        return CREST_SECURITY_DENY;
-    return CREST_SECURITY_PENDING;
+    return crest_db_query(req, db, "SELECT id FROM users WHERE api_key = $1", &key, 1, CREST_DB_ONE,
+                          key_found, NULL) == 0
+               ? CREST_SECURITY_PENDING
+               : CREST_SECURITY_DENY;
 }
 
 static const struct crest_security bearer = {.kind = CREST_SECURITY_HTTP_BEARER,
@@ -214,15 +163,14 @@ static enum crest_handler_result create_user(struct crest_req *req, void *ud)
     const struct user_in *in = crest_req_model(req);
     unsigned char raw[16];
     char key[33];
-    if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
-        return unavailable(req);
+    bool random = getrandom(raw, sizeof(raw), 0) == sizeof(raw); /* else 503, from run */
     for (size_t i = 0; i < sizeof(raw); i++)
         snprintf(key + 2 * i, 3, "%02x", raw[i]);
     const struct crest_db_value p[] = {str(in->email), str(in->name), crest_db_text(key, 32)};
     return run(req,
                "INSERT INTO users (email, name, api_key) VALUES ($1, $2, $3)"
                " RETURNING id, email, name, api_key",
-               p, 3, 201, 0);
+               p, random ? 3 : 0, 201, 0);
 }
 
 static enum crest_handler_result me(struct crest_req *req, void *ud)
@@ -259,23 +207,20 @@ static enum crest_handler_result list_notes(struct crest_req *req, void *ud)
 static enum crest_handler_result get_note(struct crest_req *req, void *ud)
 {
     (void)ud;
-    const struct crest_db_value p[] = {crest_db_int(crest_param_int(req, "note_id")), owner(req)};
+    const struct crest_db_value p[] = {note_id(req), owner(req)};
     return run(req, "SELECT " NOTE_COLUMNS " FROM notes WHERE id = $1 AND owner_id = $2", p, 2, 200,
                CREST_DB_ONE);
 }
 
-/* PATCH: a field not sent keeps its value (NULL parameters leave the column as it is). */
+/* PATCH: a field not sent keeps its value (a NULL parameter leaves the column as it is). */
 static enum crest_handler_result patch_note(struct crest_req *req, void *ud)
 {
     (void)ud;
     const struct note_in *in = crest_req_model(req);
-    bool title = crest_model_sent(&note_patch, in, "title");
-    bool body = crest_model_sent(&note_patch, in, "body");
-    bool done = crest_model_sent(&note_patch, in, "done");
-    const struct crest_db_value p[] = {crest_db_int(crest_param_int(req, "note_id")), owner(req),
-                                       title ? str(in->title) : crest_db_null(),
-                                       body ? str(in->body) : crest_db_null(),
-                                       done ? crest_db_bool(in->done) : crest_db_null()};
+#define SENT(F, V) (crest_model_sent(&note_patch, in, #F) ? (V) : crest_db_null())
+    const struct crest_db_value p[] = {note_id(req), owner(req), SENT(title, str(in->title)),
+                                       SENT(body, str(in->body)),
+                                       SENT(done, crest_db_bool(in->done))};
     return run(req,
                "UPDATE notes SET title = COALESCE($3, title), body = COALESCE($4, body),"
                " done = COALESCE($5, done) WHERE id = $1 AND owner_id = $2 RETURNING " NOTE_COLUMNS,
@@ -285,71 +230,27 @@ static enum crest_handler_result patch_note(struct crest_req *req, void *ud)
 static enum crest_handler_result delete_note(struct crest_req *req, void *ud)
 {
     (void)ud;
-    const struct crest_db_value p[] = {crest_db_int(crest_param_int(req, "note_id")), owner(req)};
+    const struct crest_db_value p[] = {note_id(req), owner(req)};
     return run(req, "DELETE FROM notes WHERE id = $1 AND owner_id = $2", p, 2, 204, CREST_DB_ONE);
 }
 
 /* ---- routes ---- */
 
-static const struct crest_param note_id[] = {
-    {.name = "note_id", .in = CREST_IN_PATH, .type = CREST_TYPE_INTEGER, .ge = CREST_BOUND(1)}};
-static const struct crest_doc_response conflict[] = {{.status = 409}};
-static const struct crest_doc_response not_found[] = {{.status = 401}, {.status = 404}};
-static const struct crest_doc_response unauthorized[] = {{.status = 401}};
-
-#define NOTE_ROUTE(M, H, SUMMARY)                                                                  \
-    .method = M, .path = "/notes/{note_id:int}", .handler = H, .summary = SUMMARY, .tag = "notes", \
-    .params = note_id, .n_params = 1, .hooks = auth, .n_hooks = 1, .responses = not_found,         \
-    .n_responses = 2
-
+#define AUTH(TAG) .tag = TAG, .hooks = auth, .n_hooks = 1
 static const struct crest_route routes[] = {
-    {.method = "POST",
-     .path = "/users",
-     .handler = create_user,
-     .summary = "Sign up",
-     .tag = "users",
-     .body = &user_in,
-     .status = 201,
-     .response = &new_user,
-     .responses = conflict,
-     .n_responses = 1},
-    {.method = "GET",
-     .path = "/users/me",
-     .handler = me,
-     .summary = "Who am I",
-     .tag = "users",
-     .response = &user,
-     .hooks = auth,
-     .n_hooks = 1,
-     .responses = unauthorized,
-     .n_responses = 1},
-    {.method = "POST",
-     .path = "/notes",
-     .handler = create_note,
-     .summary = "Create a note",
-     .tag = "notes",
-     .body = &note_in,
-     .status = 201,
-     .response = &note,
-     .hooks = auth,
-     .n_hooks = 1,
-     .responses = unauthorized,
-     .n_responses = 1},
-    {.method = "GET",
-     .path = "/notes",
-     .handler = list_notes,
-     .summary = "List my notes",
-     .tag = "notes",
-     .query = &page,
-     .response = &note,
-     .response_is_array = true,
-     .hooks = auth,
-     .n_hooks = 1,
-     .responses = unauthorized,
-     .n_responses = 1},
-    {NOTE_ROUTE("GET", get_note, "Read a note"), .response = &note},
-    {NOTE_ROUTE("PATCH", patch_note, "Change a note"), .body = &note_patch, .response = &note},
-    {NOTE_ROUTE("DELETE", delete_note, "Delete a note"), .status = 204},
+    CREST_ROUTE("POST", "/users", create_user, .summary = "Sign up", .tag = "users",
+                .body = &user_in, .status = 201, .response = &new_user),
+    CREST_ROUTE("GET", "/users/me", me, .summary = "Who am I", .response = &user, AUTH("users")),
+    CREST_ROUTE("POST", "/notes", create_note, .summary = "Create a note", .body = &note_in,
+                .status = 201, .response = &note, AUTH("notes")),
+    CREST_ROUTE("GET", "/notes", list_notes, .summary = "List my notes", .query = &page,
+                .response = &note, .response_is_array = true, AUTH("notes")),
+    CREST_ROUTE("GET", "/notes/{note_id:int}", get_note, .summary = "Read a note",
+                .response = &note, AUTH("notes")),
+    CREST_ROUTE("PATCH", "/notes/{note_id:int}", patch_note, .summary = "Change a note",
+                .body = &note_patch, .response = &note, AUTH("notes")),
+    CREST_ROUTE("DELETE", "/notes/{note_id:int}", delete_note, .summary = "Delete a note",
+                .status = 204, AUTH("notes")),
 };
 
 static const char *const origins[] = {"http://localhost:3000"};
