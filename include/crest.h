@@ -949,6 +949,9 @@ CREST_API const void *crest_req_query_model(const struct crest_req *req);
  * such field. */
 CREST_API bool crest_model_sent(const struct crest_schema *m, const void *obj, const char *name);
 CREST_API bool crest_model_null(const struct crest_schema *m, const void *obj, const char *name);
+/* Marks the field named name of obj as sent, and null or not (a struct the handler fills for a
+ * response: a null number, say). -ENOENT when m has no such field or no CREST_FIELDS_AT. */
+CREST_API int crest_model_set(const struct crest_schema *m, void *obj, const char *name, bool null);
 
 /* Validated parameters declared in the route's params (defaults applied). The value is
  * meaningful only when the parameter was declared with that type and is present or defaulted;

@@ -13,10 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-uint8_t valid_bind_ctype(const struct crest_field *f)
+uint8_t valid_bind_infer(const struct crest_field *f)
 {
-    if (f->ctype)
-        return f->ctype;
     switch (f->type) { /* an array's items name no member: their type says how they are stored */
     case CREST_TYPE_INTEGER:
         return CREST_C_INT64;
@@ -107,13 +105,6 @@ bool valid_bind_scalar(struct valid_check *c, const struct crest_field *f,
     default:
         return true; /* arrays and nested structs were laid out while they were checked */
     }
-}
-
-struct crest_fields *valid_bind_fields_of(const struct crest_schema *s, const void *obj)
-{
-    if (!obj || !s->fields_at)
-        return NULL;
-    return (struct crest_fields *)((char *)obj + s->fields_at - 1);
 }
 
 void valid_bind_flags(const struct crest_schema *s, void *obj, size_t i, bool null)

@@ -5,6 +5,7 @@
 #include "valid/valid.h"
 
 #include "req/req.h"
+#include "json/json.h"
 
 #include <errno.h>
 #include <string.h>
@@ -35,6 +36,17 @@ CREST_API bool crest_model_null(const struct crest_schema *m, const void *obj, c
 {
     long i = field_index(m, name);
     return i >= 0 && bit(m, obj, (size_t)i, true);
+}
+
+CREST_API int crest_model_set(const struct crest_schema *m, void *obj, const char *name, bool null)
+{
+    long i = field_index(m, name);
+    struct crest_fields *f = valid_bind_fields_of(m, obj);
+    if (i < 0 || i >= 64 || !f)
+        return -ENOENT;
+    f->set |= UINT64_C(1) << i;
+    f->null = null ? f->null | UINT64_C(1) << i : f->null & ~(UINT64_C(1) << i);
+    return 0;
 }
 
 /* ---- structs to JSON ---- */
@@ -113,16 +125,33 @@ static void write_value(struct crest_json *j, const struct crest_field *f, const
     }
 }
 
+/* A field name that JSON writes as it is (all of them, in practice): its key goes out in one
+ * append instead of five (json_write_plain_key). */
+static void write_key(struct crest_json *j, const char *name)
+{
+    size_t n = 0;
+    for (unsigned char c; (c = (unsigned char)name[n]) != 0; n++) {
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            crest_json_key(j, name);
+            return;
+        }
+    }
+    json_write_plain_key(j, name, n);
+}
+
 static void write_object(struct crest_json *j, const struct crest_schema *m, const void *obj,
                          unsigned depth)
 {
+    const struct crest_fields *bits = valid_bind_fields_of(m, obj);
+    uint64_t skip = bits && m->exclude_unset ? ~bits->set : 0, null = bits ? bits->null : 0;
     crest_json_object_begin(j);
     for (size_t i = 0; i < m->n_fields && depth < VALID_LOC_MAX; i++) {
         const struct crest_field *f = &m->fields[i];
-        if (!f->ctype || (m->exclude_unset && m->fields_at && !bit(m, obj, i, false)))
+        uint64_t b = i < 64 ? UINT64_C(1) << i : 0;
+        if (!f->ctype || (skip & b))
             continue;
-        crest_json_key(j, f->name);
-        if (bit(m, obj, i, true))
+        write_key(j, f->name);
+        if (null & b)
             crest_json_null(j);
         else
             write_value(j, f, (const char *)obj + f->at, depth);
@@ -247,7 +276,7 @@ static void write_row(struct crest_json *j, const struct crest_schema *m,
         const struct crest_field *f = &m->fields[i];
         if (cols[i] < 0 || !scalar(f))
             continue;
-        crest_json_key(j, f->name);
+        write_key(j, f->name);
         write_cell(j, f, &r->values[row * r->n_cols + (size_t)cols[i]]);
     }
     crest_json_object_end(j);

@@ -148,7 +148,12 @@ int valid_regex_search(const struct valid_regex *re, const char *text, size_t le
 /* The bytes one value of f's C type takes (its ctype, or the one its JSON type implies for
  * array items: int64_t, double, bool, struct crest_str, struct crest_array, a nested struct). */
 size_t valid_bind_size(const struct crest_field *f);
-uint8_t valid_bind_ctype(const struct crest_field *f);
+uint8_t valid_bind_infer(const struct crest_field *f);
+/* Inline: binding and writing ask it for every value. */
+static inline uint8_t valid_bind_ctype(const struct crest_field *f)
+{
+    return f->ctype ? f->ctype : valid_bind_infer(f);
+}
 /* Stores a scalar or string (arrays and objects are stored as they are checked); false with a
  * problem when it does not fit the member (int32_t), or -ENOMEM in c's problems. */
 bool valid_bind_scalar(struct valid_check *c, const struct crest_field *f,
@@ -157,7 +162,13 @@ bool valid_bind_scalar(struct valid_check *c, const struct crest_field *f,
 void valid_bind_flags(const struct crest_schema *s, void *obj, size_t i, bool null);
 void valid_bind_default_null(const struct crest_schema *s, void *obj, size_t i, bool null);
 /* The struct crest_fields of obj, or NULL. */
-struct crest_fields *valid_bind_fields_of(const struct crest_schema *s, const void *obj);
+static inline struct crest_fields *valid_bind_fields_of(const struct crest_schema *s,
+                                                        const void *obj)
+{
+    if (!obj || !s->fields_at)
+        return NULL;
+    return (struct crest_fields *)((char *)obj + s->fields_at - 1);
+}
 /* A model's declarations: members inside its size, C types its JSON types can fill, at most 64
  * fields with crest_fields, patterns that compile. 0 or -EINVAL with the reason in err. */
 int valid_bind_check_schema(const struct crest_schema *s, char *err, unsigned depth);
