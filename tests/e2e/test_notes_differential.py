@@ -23,10 +23,12 @@ import re
 
 import pytest
 
-from test_items_differential import Proc, REPO, SYSTEM_PYTHON, fastapi_missing, first_difference
-from test_items_differential import free_port, locs, parse
+from pathlib import Path
 
-NOTES_BIN = REPO / "build" / "examples" / "notes"
+from test_items_differential import CREST_BIN, Proc, REPO, SYSTEM_PYTHON, fastapi_missing
+from test_items_differential import first_difference, free_port, locs, parse
+
+NOTES_BIN = Path(CREST_BIN).parent / "examples" / "notes"  # the build CREST_BIN is from (ASan)
 PEER = REPO / "bench" / "peers" / "notes_fastapi.py"
 IO_TIMEOUT = 5.0
 NO_KEY = (401, 403)  # (crest, fastapi 0.92) without credentials
