@@ -700,8 +700,8 @@ static void test_openapi_documents_rules_query_models_and_forms(void **state)
         "'uniqueItems':true",
         "'additionalProperties':false",
         "{'name':'q','in':'query','required':true,'schema':{'type':'string','title':'Q'}}",
-        "{'name':'tag','in':'query','required':false,'schema':{'type':'array','items':"
-        "{'type':'string','minLength':2},'title':'Tag','default':[]}}",
+        ("{'name':'tag','in':'query','required':false,'schema':{'type':'array','items':"
+         "{'type':'string','minLength':2},'title':'Tag','default':[]}}"),
         "'application/x-www-form-urlencoded':{'schema':{'$ref':'#/components/schemas/Search'}}",
     };
     for (size_t i = 0; i < ARRAY_LEN(want); i++) {
