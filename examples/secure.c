@@ -223,7 +223,7 @@ static const struct crest_field note_fields[] = {{.name = "text",
                                                   .required = true,
                                                   .min_length = CREST_LIMIT(1),
                                                   .max_length = CREST_LIMIT(MAX_TEXT)}};
-static const struct crest_schema note_in = {"NoteIn", note_fields, 1};
+static const struct crest_schema note_in = {.name = "NoteIn", .fields = note_fields, .n_fields = 1};
 static const struct crest_param list_params[] = {
     {.name = "X-Client",
      .in = CREST_IN_HEADER,

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -90,6 +91,35 @@ enum crest_log_format {
 
 /* Fills cfg with the defaults listed above. */
 CREST_API void crest_config_defaults(struct crest_config *cfg);
+
+/* The command line, as uvicorn's: crest_config_args reads the engine's flags (--host, --port,
+ * --workers, --backlog, --timeout-keep-alive, --timeout-header, --timeout-body,
+ * --timeout-graceful-shutdown, --max-head-bytes, --max-headers, --max-body-bytes, --quiet,
+ * --memory-limit, --log-memory, --access-log, --log-format; `--help` lists them) and the
+ * application's own flags, each as "--name value" or "--name=value", over the environment
+ * variables HOST, PORT, CREST_WORKERS, CREST_MEMORY_LIMIT and each crest_arg's env (flags win). */
+enum crest_arg_kind {
+    CREST_ARG_STRING,  /* const char *, pointing into argv or the environment; not empty */
+    CREST_ARG_SWITCH,  /* bool, set true by the flag alone (env: 1/true on, 0/false/empty off) */
+    CREST_ARG_COUNT,   /* uint32_t, 1..4294967295 */
+    CREST_ARG_BYTES,   /* uint64_t: 1024, 16K, 1M, 1G (binary) */
+    CREST_ARG_SECONDS, /* uint32_t milliseconds from decimal seconds, "0.5" or "10s" (<= 1 day) */
+};
+struct crest_arg {
+    const char *name; /* "--db" */
+    enum crest_arg_kind kind;
+    void *value;      /* where the value goes, of the kind's type; left as is when not given */
+    const char *env;  /* read when the flag is absent; NULL: none */
+    const char *help; /* one line for --help */
+};
+/* cfg holds the defaults (crest_config_defaults, then the application's own). 0; 1 after
+ * printing the usage to stdout for --help or -h (exit 0); -EINVAL with one line in err naming
+ * the unknown flag, the missing or bad value, or the environment variable (exit 2). */
+CREST_API CREST_MUST_CHECK int crest_config_args(struct crest_config *cfg, int argc, char **argv,
+                                                 const struct crest_arg *args, size_t n_args,
+                                                 char err[CREST_ERR_LEN]);
+/* The option table of --help: the engine's flags, then args. */
+CREST_API void crest_config_usage(FILE *out, const struct crest_arg *args, size_t n_args);
 
 /* ------------------------------------------------------------------------------------------------
  * Workers: per-worker state, built before a worker serves and torn down after it stopped */
@@ -202,8 +232,10 @@ CREST_API uint64_t crest_rss_bytes(void);
  *          .min_length = CREST_LIMIT(1), .max_length = CREST_LIMIT(100)},
  *         {.name = "price", .type = CREST_TYPE_NUMBER, .required = true, .gt = CREST_BOUND(0)},
  *     };
- *     static const struct crest_schema item = {"Item", item_fields, 2};
- */
+ *     static const struct crest_schema item = {.name = "Item", .fields = item_fields,
+ *                                              .n_fields = 2};
+ * (Designated initializers: crest_schema has grown members since {"Item", fields, 2}, and gcc's
+ * -Wextra warns about the members a positional initializer leaves out.) */
 
 enum crest_type {
     CREST_TYPE_STRING = 1, /* a JSON string */
@@ -227,6 +259,143 @@ struct crest_limit {
 #define CREST_LIMIT(n) ((struct crest_limit){true, (uint32_t)(n)})
 
 struct crest_schema;
+struct crest_json_value;
+struct crest_db_result;
+
+/* The string formats a field may require (pydantic's EmailStr, UUID, date, datetime, AnyUrl,
+ * IPv4Address, IPv6Address), with pydantic's error types: email "value_error" ("value is not a
+ * valid email address: ..."), uuid "uuid_parsing", date "date_parsing", date-time
+ * "datetime_parsing", uri "url_parsing", ipv4 "ip_v4_address", ipv6 "ip_v6_address". The value
+ * stays the text sent. */
+enum crest_format {
+    CREST_FORMAT_NONE = 0,
+    CREST_FORMAT_EMAIL,     /* local@domain.tld: no spaces, one @, a dot in the domain */
+    CREST_FORMAT_UUID,      /* 8-4-4-4-12 hex digits (or 32 without hyphens, or urn:uuid:...) */
+    CREST_FORMAT_DATE,      /* YYYY-MM-DD, a real day */
+    CREST_FORMAT_DATE_TIME, /* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM] (T, t or space) */
+    CREST_FORMAT_URI,       /* an absolute URL: scheme "://" host ... (RFC 3986) */
+    CREST_FORMAT_IPV4,      /* dotted quad, no leading zeros */
+    CREST_FORMAT_IPV6,      /* RFC 4291 text, :: and an embedded IPv4 tail allowed */
+};
+
+/* An application validator of one field (pydantic's @field_validator), run after crest's own
+ * rules passed for the value: NULL when it is valid, else a sentence that becomes a 422 problem
+ * {"type": "value_error", "msg": "Value error, <sentence>", "ctx": {"error": "<sentence>"}} at
+ * the field's loc, beside every other problem. The sentence must outlive the request (a string
+ * literal, or crest_req_alloc'd). v is the validated value (strings already stripped). */
+typedef const char *(*crest_field_check_fn)(const struct crest_json_value *v, void *ud);
+/* An application validator of a whole object (@model_validator(mode="after")), run only when
+ * every field of it was valid: obj is the validated object, model the struct it was bound to
+ * (NULL for a schema that binds none). Its problem's loc is the object's. */
+typedef const char *(*crest_model_check_fn)(const struct crest_json_value *obj, const void *model,
+                                            void *ud);
+
+/* Models: a schema whose fields name the members of a C struct, so that a validated body (or
+ * query, or form) lands in that struct in one step (crest_req_model, crest_req_query_model),
+ * and a struct, an array of them or database rows are written back as JSON by the same
+ * declaration that documents them (crest_res_model, crest_res_models, crest_res_rows):
+ *
+ *     struct note { int64_t id; struct crest_str title; bool done; struct crest_fields set; };
+ *     static const struct crest_field note_fields[] = {
+ *         {.name = "id", .type = CREST_TYPE_INTEGER, CREST_AT(struct note, id)},
+ *         {.name = "title", .type = CREST_TYPE_STRING, .required = true, CREST_AT(struct note,
+ * title)},
+ *         {.name = "done", .type = CREST_TYPE_BOOLEAN, .default_json = "false",
+ *          CREST_AT(struct note, done)},
+ *     };
+ *     static const struct crest_schema note = {.name = "Note", .fields = note_fields,
+ *         .n_fields = 3, CREST_MODEL(struct note), CREST_FIELDS_AT(struct note, set)};
+ *
+ * CREST_AT picks the member's C type from its declaration (_Generic): int64_t, int32_t (values
+ * outside its range are refused with the bounds' problems), double, bool, struct crest_str and
+ * const char * (NUL-terminated text in the request's arena, or borrowed from a database result;
+ * ptr NULL / NULL for null), struct crest_array (an array: items of the items field's C type, in
+ * the arena), or any other struct: the nested object's model, inline. Binding allocates nothing
+ * outside the request's arena. */
+enum crest_ctype {
+    CREST_C_NONE = 0, /* the field is validated and documented, not bound */
+    CREST_C_INT64,
+    CREST_C_INT32,
+    CREST_C_DOUBLE,
+    CREST_C_BOOL,
+    CREST_C_STR,    /* struct crest_str */
+    CREST_C_CSTR,   /* const char * */
+    CREST_C_ARRAY,  /* struct crest_array */
+    CREST_C_STRUCT, /* the nested model's struct (object's size) */
+};
+/* An array member: n items of the item field's C type (int64_t, struct crest_str, a nested
+ * model's struct...), contiguous. */
+struct crest_array {
+    const void *items;
+    size_t n;
+};
+/* Which fields of a bound object were sent (bit i: fields[i] was in the input, not defaulted:
+ * pydantic's model_fields_set, what a PATCH applies) and which were null (bit i: fields[i] is
+ * JSON null). A model of up to 64 fields may carry one (CREST_FIELDS_AT). */
+struct crest_fields {
+    uint64_t set;
+    uint64_t null;
+};
+#define CREST_CTYPE_OF(T, m) \
+    _Generic(((T *)0)->m,                                                                          \
+        int64_t: CREST_C_INT64,                                                                    \
+        int32_t: CREST_C_INT32,                                                                    \
+        double: CREST_C_DOUBLE,                                                                    \
+        bool: CREST_C_BOOL,                                                                        \
+        struct crest_str: CREST_C_STR,                                                             \
+        const char *: CREST_C_CSTR,                                                                \
+        char *: CREST_C_CSTR,                                                                      \
+        struct crest_array: CREST_C_ARRAY,                                                         \
+        default: CREST_C_STRUCT)
+/* In a crest_field's initializer: the member of struct type T this field binds to. */
+#define CREST_AT(T, m) .ctype = CREST_CTYPE_OF(T, m), .at = offsetof(T, m)
+/* In a crest_schema's initializer: the struct the model binds to, and where its crest_fields
+ * member is (stored plus one, so that 0 means none). */
+#define CREST_MODEL(T) .size = sizeof(T)
+#define CREST_FIELDS_AT(T, m) .fields_at = offsetof(T, m) + 1
+
+/* Shorthands, one line per field as a pydantic model reads: the JSON name is the member's.
+ *     static const struct crest_field note_fields[] = {
+ *         CREST_STRING(struct note, title, .required = true, .max_length = CREST_LIMIT(200)),
+ *         CREST_BOOLEAN(struct note, done, .default_json = "false"),
+ *     };
+ *     static const struct crest_schema note = CREST_SCHEMA("Note", note_fields,
+ *                                                          CREST_MODEL(struct note));
+ * CREST_FIELD declares a field that binds nothing (a response schema for database rows, say);
+ * CREST_SCHEMA counts the fields of an array; the trailing arguments are more designators. */
+#define CREST_FIELD(NAME, TYPE, ...)            \
+    {                                           \
+        .name = NAME, .type = TYPE, __VA_ARGS__ \
+    }
+#define CREST_STRING(T, m, ...)                                            \
+    {                                                                      \
+        .name = #m, .type = CREST_TYPE_STRING, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_INTEGER(T, m, ...)                                            \
+    {                                                                       \
+        .name = #m, .type = CREST_TYPE_INTEGER, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_NUMBER(T, m, ...)                                            \
+    {                                                                      \
+        .name = #m, .type = CREST_TYPE_NUMBER, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_BOOLEAN(T, m, ...)                                            \
+    {                                                                       \
+        .name = #m, .type = CREST_TYPE_BOOLEAN, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_ARRAY(T, m, ITEMS, ...)                                                     \
+    {                                                                                     \
+        .name = #m, .type = CREST_TYPE_ARRAY, .items = ITEMS, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_OBJECT(T, m, MODEL, ...)                                                      \
+    {                                                                                       \
+        .name = #m, .type = CREST_TYPE_OBJECT, .object = MODEL, CREST_AT(T, m), __VA_ARGS__ \
+    }
+#define CREST_SCHEMA(NAME, FIELDS, ...)                                                   \
+    {                                                                                     \
+        .name = NAME, .fields = FIELDS, .n_fields = sizeof(FIELDS) / sizeof((FIELDS)[0]), \
+        __VA_ARGS__                                                                       \
+    }
 
 struct crest_field {
     const char *name;
@@ -241,12 +410,47 @@ struct crest_field {
     const struct crest_field *items;           /* arrays: the rule for each item (name unused) */
     const struct crest_schema *object;         /* objects: their schema */
     const char *description;
+    /* More of pydantic's rules, each with its error type, checked in this order after the type:
+     * strip (str_strip_whitespace: leading and trailing whitespace removed before every other
+     * rule), lengths, pattern ("string_pattern_mismatch"), format (enum crest_format), literals
+     * ("literal_error"), bounds, multiple_of ("multiple_of"), unique_items, then check. */
+    bool strip;
+    /* Strings: a regular expression the value must match somewhere (pydantic's search; anchor
+     * it with ^...$ for the whole value). Matched in time linear in the value's length (a
+     * Thompson NFA, never backtracking): the syntax is pydantic's without backreferences or
+     * look-around: . [] [^] \d \w \s \D \W \S \b-less escapes, ^ $, | () (?:), * + ? {n} {n,} {n,m}
+     * and their lazy forms (which match the same). Checked when the route is added. */
+    const char *pattern;
+    uint8_t format; /* strings: enum crest_format */
+    /* Strings and integers: the values allowed (typing.Literal), as text: "draft", "done"; "1",
+     * "2". "literal_error", msg "Input should be 'draft' or 'done'" (1 or 2 for integers). */
+    const char *const *literals;
+    size_t n_literals;
+    struct crest_bound multiple_of; /* integers and numbers: "Input should be a multiple of 5" */
+    /* Arrays: no two items equal (JSON Schema's uniqueItems; pydantic v2 has a set instead):
+     * "value_error" at the second item, "Value error, List should have unique items". */
+    bool unique_items;
+    crest_field_check_fn check; /* the application's validator, or NULL */
+    void *check_ud;
+    /* Binding (models): set with CREST_AT(struct, member). */
+    uint8_t ctype; /* enum crest_ctype */
+    size_t at;     /* offsetof(struct, member) */
 };
 
 struct crest_schema {
     const char *name; /* component name in OpenAPI ("Item") */
     const struct crest_field *fields;
     size_t n_fields;
+    size_t size;      /* sizeof the struct the fields bind to (CREST_MODEL); 0: not a model */
+    size_t fields_at; /* 1 + offsetof its struct crest_fields (CREST_FIELDS_AT); 0: none */
+    /* extra="forbid": a member the schema does not declare is a problem ("extra_forbidden",
+     * "Extra inputs are not permitted", at its loc); by default it is ignored. */
+    bool forbid_extra;
+    /* Writing a model (crest_res_model...): fields not sent are left out
+     * (response_model_exclude_unset), for a model with CREST_FIELDS_AT. */
+    bool exclude_unset;
+    crest_model_check_fn check; /* the application's validator of the object, or NULL */
+    void *check_ud;
 };
 
 enum crest_param_in {
@@ -342,7 +546,23 @@ struct crest_route {
      * application/octet-stream. */
     const struct crest_form_field *form;
     size_t n_form;
+    /* A query model: the query parameters as one schema (FastAPI's Annotated[Model, Query()]):
+     * each field is a parameter of its name (integers, numbers and booleans parsed from the text
+     * with the *_parsing errors, arrays from the repeated parameter: ?tag=a&tag=b), checked with
+     * every rule of the schema (forbid_extra included), at loc ["query", name], and bound to its
+     * struct when the schema is a model (crest_req_query_model). Beside params, not instead. */
+    const struct crest_schema *query;
+    /* The body schema is read from an application/x-www-form-urlencoded body (FastAPI's Form()),
+     * its fields as the query model's are; any other Content-Type is a 422 like a missing body. */
+    bool body_form;
 };
+
+/* A route on one line or a few, as a FastAPI decorator reads: the trailing arguments are more
+ * designators.  CREST_ROUTE("GET", "/notes", list_notes, .query = &page, .response = &note) */
+#define CREST_ROUTE(METHOD, PATH, HANDLER, ...)                         \
+    {                                                                   \
+        .method = METHOD, .path = PATH, .handler = HANDLER, __VA_ARGS__ \
+    }
 
 /* One more documented answer of a route. */
 struct crest_doc_response {
@@ -749,6 +969,20 @@ CREST_API const char *crest_multipart_error(const struct crest_multipart *mp);
 /* The request body validated against the route's schema, with defaults filled in for absent
  * fields that have one; NULL when the route declares no body schema. */
 CREST_API const struct crest_json_value *crest_req_json(const struct crest_req *req);
+/* The validated body bound to the route's body model (a schema with CREST_MODEL): a struct of
+ * that model in the request's arena, valid until the response is finished; NULL when the route
+ * has no body model. Fields absent and without default are zero (NULL, {NULL, 0}, 0, false). */
+CREST_API const void *crest_req_model(const struct crest_req *req);
+/* The query parameters bound to the route's query model (crest_route.query), as above. */
+CREST_API const void *crest_req_query_model(const struct crest_req *req);
+/* Whether the field named name was sent in obj, a struct of model m (bit of its crest_fields;
+ * what a PATCH applies), and whether it was null. false when m has no CREST_FIELDS_AT or no
+ * such field. */
+CREST_API bool crest_model_sent(const struct crest_schema *m, const void *obj, const char *name);
+CREST_API bool crest_model_null(const struct crest_schema *m, const void *obj, const char *name);
+/* Marks the field named name of obj as sent, and null or not (a struct the handler fills for a
+ * response: a null number, say). -ENOENT when m has no such field or no CREST_FIELDS_AT. */
+CREST_API int crest_model_set(const struct crest_schema *m, void *obj, const char *name, bool null);
 
 /* Validated parameters declared in the route's params (defaults applied). The value is
  * meaningful only when the parameter was declared with that type and is present or defaulted;
@@ -817,6 +1051,37 @@ CREST_API CREST_MUST_CHECK int crest_res_error(struct crest_req *req, int status
 struct crest_json;
 /* Sets the status, Content-Type application/json, and returns the writer of the body. */
 CREST_API struct crest_json *crest_res_json(struct crest_req *req, int status);
+
+/* Response models (FastAPI's response_model): the route's response schema, a model
+ * (CREST_MODEL), writes what the handler hands over, so the body is always what the OpenAPI
+ * document says. Every field is written in declaration order: null for a nullable field that is
+ * null (its crest_fields null bit, a NULL string); with exclude_unset, fields whose set bit is
+ * clear are left out. crest_res_model: one struct; crest_res_models: n of them (an array, whatever
+ * response_is_array says). 0, -EINVAL (the route's response is not a model), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_res_model(struct crest_req *req, int status, const void *obj);
+CREST_API CREST_MUST_CHECK int crest_res_models(struct crest_req *req, int status, const void *objs,
+                                                size_t n);
+/* Rows of the database API as the route's response schema (which need not be a model): each
+ * field takes the column of its name (crest_db_col), converted to the field's type (SQLite's 0/1
+ * to booleans); a NULL column is null; a field no column names, or of an array or object type,
+ * is left out. An array of every row when response_is_array, else the first row as an object.
+ * 0, -ENOENT (no row, for an object: answer 404), -EINVAL (no response schema), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_res_rows(struct crest_req *req, int status,
+                                              const struct crest_db_result *r);
+/* The writers behind them, for a body of the application's own shape (an envelope, a page):
+ * one object of model m from obj; one row of r as an object of schema m; every row as an array. */
+CREST_API void crest_json_model(struct crest_json *j, const struct crest_schema *m,
+                                const void *obj);
+CREST_API void crest_json_row(struct crest_json *j, const struct crest_schema *m,
+                              const struct crest_db_result *r, size_t row);
+CREST_API void crest_json_rows(struct crest_json *j, const struct crest_schema *m,
+                               const struct crest_db_result *r);
+/* Rows into structs: r's n_rows rows as an array of model m's structs in req's arena (text
+ * borrowed from r, which lives as long), each field from the column of its name as above
+ * (nested objects and arrays left zero). 0 with *out (NULL when there is no row), -EINVAL (m is
+ * not a model), -ENOMEM. */
+CREST_API CREST_MUST_CHECK int crest_model_rows(struct crest_req *req, const struct crest_schema *m,
+                                                const struct crest_db_result *r, void **out);
 
 /* A file as the body, sent with sendfile once the head is written (none of it is read into
  * memory), as a static resource should be (RFC 9110): ETag and Last-Modified; If-Match and
@@ -1175,6 +1440,11 @@ static inline struct crest_db_value crest_db_text(const char *ptr, size_t len)
 {
     return (struct crest_db_value){.type = CREST_DB_TEXT, .s = {ptr, len}};
 }
+/* A slice of the request (a model's string, a path parameter) as a text parameter. */
+static inline struct crest_db_value crest_db_str(struct crest_str s)
+{
+    return crest_db_text(s.ptr, s.len);
+}
 static inline struct crest_db_value crest_db_blob(const void *ptr, size_t len)
 {
     return (struct crest_db_value){.type = CREST_DB_BLOB, .s = {(const char *)ptr, len}};
@@ -1267,6 +1537,23 @@ CREST_API bool crest_db_is_null(const struct crest_db_result *r, size_t row, int
  * unavailable" (add Retry-After), 500. */
 CREST_API int crest_db_http_status(enum crest_db_status status);
 CREST_API const char *crest_db_status_text(enum crest_db_status status);
+/* A handler's whole answer from one statement, as a FastAPI handler returns its rows and lets a
+ * failure become the error: runs sql, then answers with the route's status (crest_route.status,
+ * 200 when 0) and the rows through the route's response schema (crest_res_rows: an array when
+ * response_is_array, else the first row; a 204 route: no body). A failed call, or an object
+ * route's empty result, answers crest_db_http_status with errors->detail[status] when the
+ * application named one, else crest_db_status_text (a 503 with Retry-After: 1). Returns
+ * CREST_PENDING; or CREST_DONE with the answer given at once: 503 out of memory, 500 an invalid
+ * call (crest_db_query's -EINVAL). errors may be NULL and must outlive the call (static). */
+#define CREST_DB_N_STATUS (CREST_DB_INVALID + 1)
+struct crest_db_errors {
+    const char *detail[CREST_DB_N_STATUS]; /* {[CREST_DB_NOT_FOUND] = "Note not found"} */
+};
+CREST_API enum crest_handler_result crest_db_answer(struct crest_req *req, struct crest_db *db,
+                                                    const char *sql,
+                                                    const struct crest_db_value *params,
+                                                    size_t n_params, unsigned flags,
+                                                    const struct crest_db_errors *errors);
 /* Whether every worker can reach db now (for a health check): SQLite always; PostgreSQL when the
  * calling worker's pool has a connection up (outside a worker: any worker's). */
 CREST_API bool crest_db_up(struct crest_db *db, const struct crest_req *req);

@@ -18,7 +18,7 @@ ORDER = [
     [("http", "request parser, Host grammar, chunked decoder, sessions, responses, streamed bodies")],
     [("route", "route templates compiled and matched, method names")],
     [("req", "the request a handler reads, the response it writes, query and scalar decoding")],
-    [("valid", "validation with pydantic's rules and vocabulary, the 422 problem list")],
+    [("valid", "validation with pydantic's rules and vocabulary, the 422 problem list, models")],
     [("app", "an application: routes, parts, worker hooks; dispatch from request to handler")],
     [("openapi", "the OpenAPI 3.1 document, /docs and /redoc"),
      ("db", "the application's databases: SQLite (writer thread) and PostgreSQL (in the loop)"),

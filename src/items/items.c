@@ -39,18 +39,20 @@ static const struct crest_field tag_rule = {
 
 /* POST and PUT: name and price required, the rest defaulted. */
 static const struct crest_field item_in_fields[] = {ITEM_FIELDS(true, "null", "[]")};
-static const struct crest_schema item_in = {"ItemIn", item_in_fields, 5};
+static const struct crest_schema item_in = {
+    .name = "ItemIn", .fields = item_in_fields, .n_fields = 5};
 
 /* PATCH: every field optional and left absent when not sent; name, price and tags not nullable. */
 static const struct crest_field item_patch_fields[] = {ITEM_FIELDS(false, NULL, NULL)};
-static const struct crest_schema item_patch = {"ItemPatch", item_patch_fields, 5};
+static const struct crest_schema item_patch = {
+    .name = "ItemPatch", .fields = item_patch_fields, .n_fields = 5};
 
 /* What every answer carries: the stored item with its id (for the OpenAPI document). */
 static const struct crest_field item_fields[] = {
     {.name = "id", .type = CREST_TYPE_INTEGER, .required = true},
     ITEM_FIELDS(true, "null", "[]"),
 };
-static const struct crest_schema item_out = {"Item", item_fields, 6};
+static const struct crest_schema item_out = {.name = "Item", .fields = item_fields, .n_fields = 6};
 
 static const struct crest_param list_params[] = {
     {.name = "offset",

@@ -271,6 +271,27 @@ CREST_API void crest_json_key_len(struct crest_json *j, const char *key, size_t 
     j->after_key = true;
 }
 
+void json_write_plain_key(struct crest_json *j, const char *key, size_t len)
+{
+    char buf[128];
+    if (len > sizeof(buf) - 4 || !j || j->err || j->depth == 0 || !level_test(j->in_object, j) ||
+        j->after_key) {
+        crest_json_key_len(j, key, len); /* the general path, misuse included */
+        return;
+    }
+    size_t n = 0;
+    if (level_test(j->has_items, j))
+        buf[n++] = ',';
+    level_set(j->has_items, j, true);
+    buf[n++] = '"';
+    memcpy(buf + n, key, len);
+    n += len;
+    buf[n++] = '"';
+    buf[n++] = ':';
+    put(j, buf, n);
+    j->after_key = true;
+}
+
 CREST_API void crest_json_key(struct crest_json *j, const char *key)
 {
     crest_json_key_len(j, key, key ? strlen(key) : 0);

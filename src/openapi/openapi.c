@@ -197,6 +197,49 @@ static void schema_use(struct render *rd, const struct crest_schema *s)
 
 static void rule_schema(struct render *rd, const struct crest_field *f);
 
+static const char *format_name(uint8_t format)
+{
+    static const char *const names[] = {
+        [CREST_FORMAT_EMAIL] = "email", [CREST_FORMAT_UUID] = "uuid",
+        [CREST_FORMAT_DATE] = "date",   [CREST_FORMAT_DATE_TIME] = "date-time",
+        [CREST_FORMAT_URI] = "uri",     [CREST_FORMAT_IPV4] = "ipv4",
+        [CREST_FORMAT_IPV6] = "ipv6",
+    };
+    return format < sizeof(names) / sizeof(names[0]) ? names[format] : NULL;
+}
+
+/* The rules of issue 17 as JSON Schema says them (pydantic writes the same keys): pattern,
+ * format, enum, multipleOf, uniqueItems. */
+static void rule_keys(struct crest_json *j, const struct crest_field *f)
+{
+    if (f->pattern)
+        key_str(j, "pattern", f->pattern);
+    if (f->format && format_name(f->format))
+        key_str(j, "format", format_name(f->format));
+    if (f->literals) {
+        crest_json_key(j, "enum");
+        crest_json_array_begin(j);
+        for (size_t i = 0; i < f->n_literals; i++) {
+            if (f->type == CREST_TYPE_INTEGER)
+                crest_json_int(j, strtoll(f->literals[i], NULL, 10));
+            else
+                crest_json_string(j, f->literals[i]);
+        }
+        crest_json_array_end(j);
+    }
+    if (f->multiple_of.on) {
+        crest_json_key(j, "multipleOf");
+        if (f->multiple_of.value == (double)(int64_t)f->multiple_of.value)
+            crest_json_int(j, (int64_t)f->multiple_of.value);
+        else
+            crest_json_double(j, f->multiple_of.value);
+    }
+    if (f->unique_items) {
+        crest_json_key(j, "uniqueItems");
+        crest_json_bool(j, true);
+    }
+}
+
 /* The keys of a field's value rule (type, limits, items) inside an object being written. */
 static void value_keys(struct render *rd, const struct crest_field *f)
 {
@@ -206,6 +249,7 @@ static void value_keys(struct render *rd, const struct crest_field *f)
         lengths(j, f->type, f->min_length, f->max_length);
     if (f->type == CREST_TYPE_INTEGER || f->type == CREST_TYPE_NUMBER)
         bounds(j, f->gt, f->ge, f->lt, f->le);
+    rule_keys(j, f);
     if (f->type == CREST_TYPE_ARRAY && f->items && rd->depth < MAX_NESTING) {
         rd->depth++;
         crest_json_key(j, "items");
@@ -306,6 +350,10 @@ static void object_schema(struct render *rd, const struct crest_schema *s)
     }
     crest_json_object_end(j);
     key_str(j, "type", "object");
+    if (s->forbid_extra) { /* pydantic's extra="forbid" */
+        crest_json_key(j, "additionalProperties");
+        crest_json_bool(j, false);
+    }
     if (n_required) {
         crest_json_key(j, "required");
         crest_json_array_begin(j);
@@ -330,7 +378,7 @@ static bool in_document(const struct route *r)
 /* Whether crest may answer 422 before the handler runs. */
 static bool validates(const struct route *r)
 {
-    return r->n_params || r->def.n_params || r->def.body;
+    return r->n_params || r->def.n_params || r->def.body || r->def.query;
 }
 
 /* "/items/{item_id:int}" → "/items/{item_id}", NUL-terminated, cut to fit out. */
@@ -460,6 +508,25 @@ static void parameter(struct render *rd, const char *name, uint8_t in, uint8_t t
     crest_json_object_end(j);
 }
 
+/* A query model's fields, one query parameter each, their schema as a body field's. */
+static void model_parameters(struct render *rd, const struct crest_schema *m)
+{
+    struct crest_json *j = rd->j;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const struct crest_field *f = &m->fields[i];
+        crest_json_object_begin(j);
+        key_str(j, "name", f->name);
+        key_str(j, "in", "query");
+        crest_json_key(j, "required");
+        crest_json_bool(j, f->required);
+        if (f->description)
+            key_str(j, "description", f->description);
+        crest_json_key(j, "schema");
+        field_schema(rd, f);
+        crest_json_object_end(j);
+    }
+}
+
 /* Path parameters in template order (typed by the template), then query, header and cookie
  * parameters, as FastAPI lists them. */
 static void parameters(struct render *rd, const struct route *r)
@@ -470,7 +537,7 @@ static void parameters(struct render *rd, const struct route *r)
 
     for (size_t i = 0; i < r->def.n_params; i++)
         any_declared |= r->def.params[i].in != CREST_IN_PATH;
-    if (!r->n_params && !any_declared)
+    if (!r->n_params && !any_declared && !r->def.query)
         return;
     crest_json_key(j, "parameters");
     crest_json_array_begin(j);
@@ -492,6 +559,8 @@ static void parameters(struct render *rd, const struct route *r)
             if (d->in == places[k])
                 parameter(rd, d->name, d->in, d->type, d->required, d);
         }
+        if (places[k] == CREST_IN_QUERY && r->def.query)
+            model_parameters(rd, r->def.query);
     }
     crest_json_array_end(j);
 }
@@ -752,7 +821,8 @@ static void request_body(struct render *rd, const struct crest_route *def)
     if (def->body_stream) {
         stream_body_content(j, def);
     } else {
-        crest_json_key(j, "application/json");
+        crest_json_key(j,
+                       def->body_form ? "application/x-www-form-urlencoded" : "application/json");
         crest_json_object_begin(j);
         crest_json_key(j, "schema");
         schema_use(rd, def->body);
@@ -929,6 +999,8 @@ static int collect(const struct crest_app *app, struct components *c)
             rc = collect_schema(c, r->def.body, 0);
         if (rc >= 0 && r->def.response)
             rc = collect_schema(c, r->def.response, 0);
+        for (size_t k = 0; rc >= 0 && r->def.query && k < r->def.query->n_fields; k++)
+            rc = collect_field(c, &r->def.query->fields[k], 1); /* no component of its own */
         for (size_t k = 0; rc >= 0 && k < r->def.n_responses; k++)
             if (r->def.responses[k].schema)
                 rc = collect_schema(c, r->def.responses[k].schema, 0);

@@ -50,6 +50,8 @@ struct crest_req {
     struct crest_str client;
     struct crest_str request_id; /* set by the request-ID hook (mw/request_id.c), or {NULL, 0} */
     const struct crest_json_value *body_json; /* validated body, when the route has a schema */
+    void *body_model;  /* the body bound to the route's body model (valid/bind.c), or NULL */
+    void *query_model; /* the query bound to the route's query model, or NULL */
     uint8_t n_values;
     struct req_value values[REQ_MAX_VALUES];
 };

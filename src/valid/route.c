@@ -78,6 +78,18 @@ int valid_route(const struct route *route, char *err)
             return -EINVAL;
         }
     }
-    int rc = def->body ? valid_schema_check_defaults(def->body, err) : 0;
-    return rc || !def->response ? rc : valid_schema_check_defaults(def->response, err);
+    const struct crest_schema *schemas[3] = {def->body, def->response, def->query};
+    for (size_t i = 0; i < 3; i++) {
+        int rc = schemas[i] ? valid_schema_check_defaults(schemas[i], err) : 0;
+        if (!rc && schemas[i])
+            rc = valid_bind_check_schema(schemas[i], err, 0);
+        if (rc)
+            return rc;
+    }
+    if (def->body_form && !def->body) {
+        if (err)
+            snprintf(err, CREST_ERR_LEN, "route '%s': body_form needs a body schema", def->path);
+        return -EINVAL;
+    }
+    return 0;
 }

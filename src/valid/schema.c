@@ -12,7 +12,7 @@
 #include <string.h>
 
 static bool check_value(struct valid_check *c, const struct crest_field *f,
-                        const struct crest_json_value *v, struct crest_json_value *out);
+                        const struct crest_json_value *v, struct crest_json_value *out, void *dst);
 
 size_t valid_schema_utf8_length(const char *s, size_t len)
 {
@@ -84,15 +84,19 @@ bool valid_schema_check_string_length(struct valid_problems *p, const struct val
 }
 
 static bool check_string(struct valid_check *c, const struct crest_field *f,
-                         const struct crest_json_value *v)
+                         const struct crest_json_value *v, struct crest_json_value *out)
 {
     if (v->type != CREST_JSON_STRING) {
         problem(c, "string_type", "Input should be a valid string", v);
         return false;
     }
-    return valid_schema_check_string_length(c->problems, &c->loc,
-                                            valid_schema_utf8_length(v->string, v->len),
-                                            json_input(v), f->min_length, f->max_length);
+    if (f->strip && !valid_rules_strip(c, out))
+        return false;
+    if (!valid_schema_check_string_length(c->problems, &c->loc,
+                                          valid_schema_utf8_length(out->string, out->len),
+                                          json_input(v), f->min_length, f->max_length))
+        return false;
+    return valid_rules_string(c, f, out, v);
 }
 
 static bool check_number(struct valid_check *c, const struct crest_field *f,
@@ -125,8 +129,12 @@ static bool check_number(struct valid_check *c, const struct crest_field *f,
         out->is_integer = true; /* 5.0 for an integer field is 5, as in pydantic's lax mode */
         out->integer = (int64_t)v->number;
     }
-    return valid_schema_check_bounds(c->problems, &c->loc, v->number, json_input(v), f->gt, f->ge,
-                                     f->lt, f->le);
+    if (f->literals && !valid_rules_literal(c, f, out, v))
+        return false;
+    if (!valid_schema_check_bounds(c->problems, &c->loc, v->number, json_input(v), f->gt, f->ge,
+                                   f->lt, f->le))
+        return false;
+    return !f->multiple_of.on || valid_rules_multiple_of(c, f, v);
 }
 
 static bool check_list_length(struct valid_check *c, const struct crest_field *f,
@@ -148,8 +156,23 @@ static bool check_list_length(struct valid_check *c, const struct crest_field *f
     return false;
 }
 
+/* The storage of a bound array's items (zeroed, in the arena), or NULL when not bound. */
+static char *array_storage(struct valid_check *c, const struct crest_field *f, uint32_t n,
+                           void *dst, size_t *size)
+{
+    if (!dst || !f->items || n == 0)
+        return NULL;
+    *size = valid_bind_size(f->items);
+    char *items = mem_arena_alloc(c->arena, (size_t)n * *size);
+    if (!items)
+        c->problems->err = -ENOMEM;
+    else
+        memset(items, 0, (size_t)n * *size);
+    return items;
+}
+
 static bool check_array(struct valid_check *c, const struct crest_field *f,
-                        const struct crest_json_value *v, struct crest_json_value *out)
+                        const struct crest_json_value *v, struct crest_json_value *out, void *dst)
 {
     if (v->type != CREST_JSON_ARRAY) {
         problem(c, "list_type", "Input should be a valid list", v);
@@ -159,28 +182,32 @@ static bool check_array(struct valid_check *c, const struct crest_field *f,
     if (!f->items || v->len == 0)
         return ok;
     struct crest_json_value *items = mem_arena_alloc(c->arena, v->len * sizeof(*items));
-    if (!items) {
+    size_t size = 0;
+    char *bound = array_storage(c, f, v->len, dst, &size);
+    if (!items || (dst && !bound)) {
         c->problems->err = -ENOMEM;
         return false;
     }
     for (uint32_t i = 0; i < v->len; i++) {
         valid_loc_push_index(&c->loc, i);
-        ok &= check_value(c, f->items, &v->items[i], &items[i]);
+        ok &= check_value(c, f->items, &v->items[i], &items[i], bound ? bound + i * size : NULL);
         valid_loc_pop(&c->loc);
     }
     out->items = items;
+    if (ok && f->unique_items)
+        ok = valid_rules_unique(c, out);
+    if (dst)
+        *(struct crest_array *)dst = (struct crest_array){bound, v->len};
     return ok;
 }
 
-static bool check_value(struct valid_check *c, const struct crest_field *f,
-                        const struct crest_json_value *v, struct crest_json_value *out)
+/* The type's own rules; arrays and objects bind themselves into dst as they go. */
+static bool check_type(struct valid_check *c, const struct crest_field *f,
+                       const struct crest_json_value *v, struct crest_json_value *out, void *dst)
 {
-    *out = *v;
-    if (v->type == CREST_JSON_NULL && f->nullable)
-        return true;
     switch (f->type) {
     case CREST_TYPE_STRING:
-        return check_string(c, f, v);
+        return check_string(c, f, v, out);
     case CREST_TYPE_INTEGER:
     case CREST_TYPE_NUMBER:
         return check_number(c, f, v, out);
@@ -190,10 +217,10 @@ static bool check_value(struct valid_check *c, const struct crest_field *f,
         problem(c, "bool_type", "Input should be a valid boolean", v);
         return false;
     case CREST_TYPE_ARRAY:
-        return check_array(c, f, v, out);
+        return check_array(c, f, v, out, dst);
     case CREST_TYPE_OBJECT:
         if (f->object)
-            return valid_schema_check_object(c, f->object, v, out);
+            return valid_schema_check_object(c, f->object, v, out, dst);
         if (v->type == CREST_JSON_OBJECT)
             return true;
         problem(c, "dict_type", "Input should be a valid dictionary", v);
@@ -201,6 +228,22 @@ static bool check_value(struct valid_check *c, const struct crest_field *f,
     default:
         return false;
     }
+}
+
+/* Checks v against f into out (the validated value) and, when dst is not NULL, stores it in the
+ * struct member dst points to. */
+static bool check_value(struct valid_check *c, const struct crest_field *f,
+                        const struct crest_json_value *v, struct crest_json_value *out, void *dst)
+{
+    *out = *v;
+    if (v->type == CREST_JSON_NULL && f->nullable)
+        return true; /* the member stays zero; the null bit says it is null */
+    bool ok = check_type(c, f, v, out, dst);
+    if (ok && f->check)
+        ok = valid_rules_check(c, f, out, v);
+    if (ok && dst)
+        ok = valid_bind_scalar(c, f, out, dst);
+    return ok;
 }
 
 /* The default of an absent field, parsed from its JSON text (checked when the route was added)
@@ -230,8 +273,22 @@ static void model_type_problem(struct valid_check *c, const struct crest_schema 
     valid_problems_add(c->problems, &c->loc, "model_type", msg, json_input(v), &ctx, 1);
 }
 
+/* A default is not validated (as in pydantic, which trusts it); a scalar one is bound (arrays
+ * and objects stay zero: "[]" is an empty array), and its bit in crest_fields.set stays clear. */
+static bool default_field(struct valid_check *c, const struct crest_field *f,
+                          struct crest_json_value *out, void *dst)
+{
+    if (!default_value(c, f, out))
+        return false;
+    if (!dst || out->type == CREST_JSON_NULL || f->type == CREST_TYPE_ARRAY ||
+        f->type == CREST_TYPE_OBJECT)
+        return true;
+    return valid_bind_scalar(c, f, out, dst);
+}
+
 bool valid_schema_check_object(struct valid_check *c, const struct crest_schema *schema,
-                               const struct crest_json_value *v, struct crest_json_value *out)
+                               const struct crest_json_value *v, struct crest_json_value *out,
+                               void *dst)
 {
     struct crest_json_member *members;
     uint32_t n = 0;
@@ -248,27 +305,40 @@ bool valid_schema_check_object(struct valid_check *c, const struct crest_schema 
         c->problems->err = -ENOMEM;
         return false;
     }
+    if (!schema->size)
+        dst = NULL; /* not a model: nothing below binds */
     for (size_t i = 0; i < schema->n_fields; i++) {
         const struct crest_field *f = &schema->fields[i];
         const struct crest_json_value *given = crest_json_get(v, f->name);
         struct crest_json_member *m = &members[n];
+        void *at = dst && f->ctype ? (char *)dst + f->at : NULL;
+        if (c->loc.depth == 0 && i < 64 && ((c->skip >> i) & 1)) {
+            ok = false; /* its text did not parse: said already */
+            continue;
+        }
         m->key = (struct crest_str){f->name, strlen(f->name)};
         valid_loc_push_key(&c->loc, f->name, m->key.len);
         if (given) {
-            ok &= check_value(c, f, given, &m->value);
+            ok &= check_value(c, f, given, &m->value, at);
+            valid_bind_flags(schema, dst, i, given->type == CREST_JSON_NULL);
             n++;
         } else if (f->required) {
             valid_problems_add(c->problems, &c->loc, "missing", "Field required", json_input(v),
                                NULL, 0);
             ok = false;
         } else if (f->default_json) {
-            ok &= default_value(c, f, &m->value);
+            ok &= default_field(c, f, &m->value, at);
+            valid_bind_default_null(schema, dst, i, m->value.type == CREST_JSON_NULL);
             n++;
         }
         valid_loc_pop(&c->loc);
     }
     out->members = members;
     out->len = n;
+    if (schema->forbid_extra)
+        ok &= valid_rules_extra(c, schema, v);
+    if (ok && schema->check)
+        ok = valid_rules_model_check(c, schema, out, dst);
     return ok;
 }
 

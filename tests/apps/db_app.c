@@ -127,7 +127,8 @@ static const struct crest_field stmt_fields[] = {
     {.name = "params", .type = CREST_TYPE_ARRAY},
     {.name = "one", .type = CREST_TYPE_BOOLEAN},
 };
-static const struct crest_schema stmt_schema = {"Stmt", stmt_fields, 3};
+static const struct crest_schema stmt_schema = {
+    .name = "Stmt", .fields = stmt_fields, .n_fields = 3};
 static const struct crest_field stmt_rule = {.type = CREST_TYPE_OBJECT, .object = &stmt_schema};
 static const struct crest_field run_fields[] = {
     {.name = "stmts",
@@ -136,7 +137,7 @@ static const struct crest_field run_fields[] = {
      .min_length = CREST_LIMIT(1),
      .items = &stmt_rule},
 };
-static const struct crest_schema run_schema = {"Run", run_fields, 1};
+static const struct crest_schema run_schema = {.name = "Run", .fields = run_fields, .n_fields = 1};
 
 static enum crest_handler_result answer(struct crest_req *req, int status, const char *detail)
 {

@@ -45,9 +45,11 @@ static const struct crest_field tag_rule = {
     }
 
 static const struct crest_field item_in_fields[] = {ITEM_FIELDS(true, "null", "[]")};
-static const struct crest_schema item_in = {"ItemIn", item_in_fields, 5};
+static const struct crest_schema item_in = {
+    .name = "ItemIn", .fields = item_in_fields, .n_fields = 5};
 static const struct crest_field item_patch_fields[] = {ITEM_FIELDS(false, NULL, NULL)};
-static const struct crest_schema item_patch = {"ItemPatch", item_patch_fields, 5};
+static const struct crest_schema item_patch = {
+    .name = "ItemPatch", .fields = item_patch_fields, .n_fields = 5};
 
 /* What a handler saw: how many times it ran. */
 struct seen {

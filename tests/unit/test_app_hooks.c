@@ -70,7 +70,7 @@ static enum crest_handler_result create(struct crest_req *req, void *ud)
 static const struct crest_field fields[] = {
     {.name = "name", .type = CREST_TYPE_STRING, .required = true},
 };
-static const struct crest_schema schema = {"Note", fields, 1};
+static const struct crest_schema schema = {.name = "Note", .fields = fields, .n_fields = 1};
 
 static struct crest_app *notes_app(void)
 {

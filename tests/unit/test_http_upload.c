@@ -298,7 +298,7 @@ static void test_upload_routes_in_the_openapi_document(void **state)
                           "\"type\":\"string\"}},\"required\":[\"file\"]}}"));
     assert_true(has(&res, "\"413\""));
     crest_test_response_fini(&res);
-    static const struct crest_schema schema = {"S", NULL, 0};
+    static const struct crest_schema schema = {.name = "S"};
     const struct crest_route bad = {
         .method = "POST", .path = "/bad", .handler = take, .body_stream = true, .body = &schema};
     assert_int_equal(crest_app_add_route(app, &bad, err), -EINVAL);

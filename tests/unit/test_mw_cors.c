@@ -28,7 +28,7 @@ static enum crest_handler_result hello(struct crest_req *req, void *ud)
 
 static const struct crest_field fields[] = {
     {.name = "name", .type = CREST_TYPE_STRING, .required = true}};
-static const struct crest_schema schema = {"N", fields, 1};
+static const struct crest_schema schema = {.name = "N", .fields = fields, .n_fields = 1};
 
 static struct crest_app *app_with(const struct crest_cors *cors)
 {

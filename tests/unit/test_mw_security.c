@@ -94,7 +94,7 @@ static const struct crest_security listed_basic = {
 
 static const struct crest_field fields[] = {
     {.name = "name", .type = CREST_TYPE_STRING, .required = true}};
-static const struct crest_schema schema = {"N", fields, 1};
+static const struct crest_schema schema = {.name = "N", .fields = fields, .n_fields = 1};
 
 static struct crest_app *app_with(const struct crest_security *s)
 {

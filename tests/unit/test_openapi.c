@@ -37,7 +37,7 @@ static const struct crest_field point_fields[] = {
     {.name = "x", .type = CREST_TYPE_NUMBER, .required = true},
     {.name = "y", .type = CREST_TYPE_NUMBER, .default_json = "0.5"},
 };
-static const struct crest_schema point = {"Point", point_fields, 2};
+static const struct crest_schema point = {.name = "Point", .fields = point_fields, .n_fields = 2};
 
 static const struct crest_field point_rule = {.type = CREST_TYPE_OBJECT, .object = &point};
 
@@ -63,13 +63,14 @@ static const struct crest_field thing_in_fields[] = {
     {.name = "at", .type = CREST_TYPE_OBJECT, .required = true, .object = &point},
     {.name = "path", .type = CREST_TYPE_ARRAY, .items = &point_rule},
 };
-static const struct crest_schema thing_in = {"ThingIn", thing_in_fields, 7};
+static const struct crest_schema thing_in = {
+    .name = "ThingIn", .fields = thing_in_fields, .n_fields = 7};
 
 static const struct crest_field thing_fields[] = {
     {.name = "id", .type = CREST_TYPE_INTEGER, .required = true},
     {.name = "name", .type = CREST_TYPE_STRING, .required = true},
 };
-static const struct crest_schema thing = {"Thing", thing_fields, 2};
+static const struct crest_schema thing = {.name = "Thing", .fields = thing_fields, .n_fields = 2};
 
 static const struct crest_param list_params[] = {
     {.name = "offset",
@@ -424,7 +425,7 @@ static void test_openapi_route_with_a_bad_response_default_is_refused(void **sta
 {
     static const struct crest_field f[] = {
         {.name = "a", .type = CREST_TYPE_INTEGER, .default_json = "{oops"}};
-    static const struct crest_schema bad = {"Bad", f, 1};
+    static const struct crest_schema bad = {.name = "Bad", .fields = f, .n_fields = 1};
     struct crest_app *app = crest_app_new("t", "1");
     struct crest_route r = {.method = "GET", .path = "/x", .handler = nop, .response = &bad};
     char err[CREST_ERR_LEN] = "";

@@ -50,7 +50,8 @@ static const struct crest_hook two_hooks[] = {CREST_SECURITY_HOOK(&basic),
 static const struct crest_field conflict_fields[] = {
     {.name = "detail", .type = CREST_TYPE_STRING, .required = true},
     {.name = "existing_id", .type = CREST_TYPE_INTEGER, .required = true}};
-static const struct crest_schema conflict = {"Conflict", conflict_fields, 2};
+static const struct crest_schema conflict = {
+    .name = "Conflict", .fields = conflict_fields, .n_fields = 2};
 static const struct crest_doc_response write_responses[] = {
     {.status = 403}, {.status = 409, .description = "Exists already", .schema = &conflict}};
 static const struct crest_doc_response own_401[] = {{.status = 401, .description = "No key"}};

@@ -333,11 +333,12 @@ static const struct crest_field every_fields[] = {
     {.name = "tags", .type = CREST_TYPE_ARRAY, .required = true, .items = &string_item},
     {.name = "meta", .type = CREST_TYPE_OBJECT, .required = true},
 };
-static const struct crest_schema every = {"Every", every_fields, ARRAY_LEN(every_fields)};
+static const struct crest_schema every = {
+    .name = "Every", .fields = every_fields, .n_fields = ARRAY_LEN(every_fields)};
 
 #define ONE_FIELD(var, ...)                                                        \
     static const struct crest_field var##_fields[] = {{.name = "n", __VA_ARGS__}}; \
-    static const struct crest_schema var = {"M", var##_fields, 1}
+    static const struct crest_schema var = {.name = "M", .fields = var##_fields, .n_fields = 1}
 
 /* ------------------------------------------------------------------------------------------------
  * Types */
@@ -436,11 +437,12 @@ static const struct crest_field inner_fields[] = {
     {.name = "inner", .type = CREST_TYPE_INTEGER, .required = true},
     {.name = "note", .type = CREST_TYPE_STRING, .default_json = "\"none\""},
 };
-static const struct crest_schema inner = {"Inner", inner_fields, ARRAY_LEN(inner_fields)};
+static const struct crest_schema inner = {
+    .name = "Inner", .fields = inner_fields, .n_fields = ARRAY_LEN(inner_fields)};
 static const struct crest_field outer_fields[] = {
     {.name = "outer", .type = CREST_TYPE_OBJECT, .required = true, .object = &inner},
 };
-static const struct crest_schema outer = {"Outer", outer_fields, 1};
+static const struct crest_schema outer = {.name = "Outer", .fields = outer_fields, .n_fields = 1};
 
 static void test_body_nested_object_error_loc_names_outer_and_inner(void **state)
 {
@@ -478,12 +480,13 @@ static const struct crest_field line_fields[] = {
     {.name = "sku", .type = CREST_TYPE_STRING, .required = true},
     {.name = "qty", .type = CREST_TYPE_INTEGER, .required = true, .gt = CREST_BOUND(0)},
 };
-static const struct crest_schema line = {"Line", line_fields, ARRAY_LEN(line_fields)};
+static const struct crest_schema line = {
+    .name = "Line", .fields = line_fields, .n_fields = ARRAY_LEN(line_fields)};
 static const struct crest_field line_item = {.type = CREST_TYPE_OBJECT, .object = &line};
 static const struct crest_field order_fields[] = {
     {.name = "lines", .type = CREST_TYPE_ARRAY, .required = true, .items = &line_item},
 };
-static const struct crest_schema order = {"Order", order_fields, 1};
+static const struct crest_schema order = {.name = "Order", .fields = order_fields, .n_fields = 1};
 
 static void test_body_array_of_objects_error_loc_has_index_then_key(void **state)
 {
@@ -522,8 +525,8 @@ static const struct crest_field defaults_fields[] = {
     {.name = "extra", .type = CREST_TYPE_OBJECT, .default_json = "{\"k\":[true]}"},
     {.name = "maybe", .type = CREST_TYPE_STRING}, /* optional, no default: stays absent */
 };
-static const struct crest_schema defaults = {"Defaults", defaults_fields,
-                                             ARRAY_LEN(defaults_fields)};
+static const struct crest_schema defaults = {
+    .name = "Defaults", .fields = defaults_fields, .n_fields = ARRAY_LEN(defaults_fields)};
 
 static void test_body_defaults_appear_in_req_json_when_absent(void **state)
 {
@@ -1153,7 +1156,8 @@ static void test_path_string_segment_takes_declared_number_type(void **state)
 static const struct crest_field name_fields[] = {
     {.name = "name", .type = CREST_TYPE_STRING, .required = true},
 };
-static const struct crest_schema name_schema = {"Named", name_fields, 1};
+static const struct crest_schema name_schema = {
+    .name = "Named", .fields = name_fields, .n_fields = 1};
 static const struct crest_param mixed_params[] = {
     {.name = "q", .in = CREST_IN_QUERY, .type = CREST_TYPE_INTEGER, .required = true},
     {.name = "item_id", .in = CREST_IN_PATH, .type = CREST_TYPE_INTEGER, .ge = CREST_BOUND(1)},
@@ -1200,7 +1204,7 @@ static void test_add_route_refuses_bad_default_json_in_nested_schema(void **stat
     static const struct crest_field deep_fields[] = {
         {.name = "d", .type = CREST_TYPE_INTEGER, .default_json = "1,"},
     };
-    static const struct crest_schema deep = {"Deep", deep_fields, 1};
+    static const struct crest_schema deep = {.name = "Deep", .fields = deep_fields, .n_fields = 1};
     static const struct crest_field item = {.type = CREST_TYPE_OBJECT, .object = &deep};
     ONE_FIELD(m, .type = CREST_TYPE_ARRAY, .items = &item);
     char err[CREST_ERR_LEN];
