@@ -75,9 +75,33 @@ static bool check_pattern(struct valid_check *c, const struct crest_field *f,
     return false;
 }
 
+/* An address as pydantic hands it on (email-validator's normalized form): the domain in lower
+ * case, the local part as sent (RFC 5321 lets it be case-sensitive). A copy in the arena only
+ * when a letter changes. */
+static bool lower_domain(struct valid_check *c, struct crest_json_value *out)
+{
+    const char *at = memrchr(out->string, '@', out->len);
+    size_t from = at ? (size_t)(at - out->string) : out->len, i = from;
+    while (i < out->len && !(out->string[i] >= 'A' && out->string[i] <= 'Z'))
+        i++;
+    if (i == out->len)
+        return true;
+    char *copy = mem_arena_alloc(c->arena, out->len + 1);
+    if (!copy) {
+        c->problems->err = -ENOMEM;
+        return false;
+    }
+    memcpy(copy, out->string, out->len + 1);
+    for (; i < out->len; i++)
+        if (copy[i] >= 'A' && copy[i] <= 'Z')
+            copy[i] = (char)(copy[i] | 0x20);
+    out->string = copy;
+    return true;
+}
+
 /* pydantic's words for each format: the error type, and the message before the detail (the
  * ctx key is "reason" for emails, "error" for the rest; IP addresses have no detail). */
-static bool check_format(struct valid_check *c, uint8_t format, const struct crest_json_value *out,
+static bool check_format(struct valid_check *c, uint8_t format, struct crest_json_value *out,
                          const struct crest_json_value *v)
 {
     static const char *const lead[] = {
@@ -91,7 +115,7 @@ static bool check_format(struct valid_check *c, uint8_t format, const struct cre
     };
     const char *type, *detail;
     if (valid_format_check(format, out->string, out->len, &type, &detail))
-        return true;
+        return format != CREST_FORMAT_EMAIL || lower_domain(c, out);
     if (format == CREST_FORMAT_IPV4 || format == CREST_FORMAT_IPV6) {
         add(c, type, lead[format], v, NULL, 0);
         return false;
@@ -105,7 +129,7 @@ static bool check_format(struct valid_check *c, uint8_t format, const struct cre
 }
 
 bool valid_rules_string(struct valid_check *c, const struct crest_field *f,
-                        const struct crest_json_value *out, const struct crest_json_value *v)
+                        struct crest_json_value *out, const struct crest_json_value *v)
 {
     if (f->pattern && !check_pattern(c, f, out, v))
         return false;

@@ -109,9 +109,10 @@ bool valid_schema_check_string_length(struct valid_problems *p, const struct val
  * format, literals, multiple_of, unique_items, check; crest_schema's forbid_extra and check),
  * each recording pydantic's problem when it fails. */
 bool valid_rules_strip(struct valid_check *c, struct crest_json_value *out);
-/* pattern, format and literals of a string (v: the value sent, for the problem's input). */
+/* pattern, format and literals of a string (v: the value sent, for the problem's input); an
+ * email's domain is lower-cased in out, as pydantic hands it on. */
 bool valid_rules_string(struct valid_check *c, const struct crest_field *f,
-                        const struct crest_json_value *out, const struct crest_json_value *v);
+                        struct crest_json_value *out, const struct crest_json_value *v);
 bool valid_rules_literal(struct valid_check *c, const struct crest_field *f,
                          const struct crest_json_value *out, const struct crest_json_value *v);
 bool valid_rules_multiple_of(struct valid_check *c, const struct crest_field *f,
