@@ -13,13 +13,19 @@ nothing else on this shared machine can move (requests/s here move 10-20 % betwe
 A benchmark, not a test: it exits 0 once it has measured. The server is its child on a free
 127.0.0.1 port, stopped by pid.
 
-Run: /usr/bin/python3 bench/models.py [--lib build/libcrest.a] [--n 20000]
-     [--out bench/results/models.md]
+Then requests/s, as the issue asks: wrk on 16 connections, each pipelining 16 requests, against
+the server on one worker, hand-written and models alternating for --rounds rounds of --seconds
+each; the medians' ratio (the order alternates so that drift on this shared machine falls on both).
+
+Run: /usr/bin/python3 bench/models.py [--lib build/libcrest.a] [--n 20000] [--rounds 5]
+     [--seconds 3] [--out bench/results/models.md]
 """
 
 import argparse
 import datetime
 import os
+import re
+import statistics
 import signal
 import socket
 import subprocess
@@ -116,10 +122,61 @@ def per_request(binary, req, n):
     return (ir(binary, req, 2000 + n) - ir(binary, req, 2000)) / n
 
 
+PIPELINE_LUA = """
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(args[1], args[2], args[3] ~= "" and
+      {["Content-Type"] = "application/json"} or nil, args[3] ~= "" and args[3] or nil) end
+  req = table.concat(r)
+end
+request = function() return req end
+"""
+
+
+def rps(binary, method, path, body, seconds, lua):
+    """Requests/s of wrk pipelining 16 deep on 16 connections against a fresh server."""
+    port = free_port()
+    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        connect(port).close()
+        r = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", lua,
+                            f"http://127.0.0.1:{port}", "--", method, path, body.decode()],
+                           capture_output=True, text=True, timeout=seconds + 60)
+        m = re.search(r"Requests/sec:\s+([0-9.]+)", r.stdout)
+        if not m or "Non-2xx" in r.stdout:
+            sys.exit(f"wrk failed:\n{r.stdout}\n{r.stderr}")
+        return float(m.group(1))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+
+
+def throughput(binary, rounds, seconds, tmp):
+    lua = os.path.join(tmp, "pipeline.lua")
+    with open(lua, "w") as f:
+        f.write(PIPELINE_LUA)
+    rows = []
+    for label, method, path, body in [("POST /items", "POST", "/items", ITEM),
+                                      ("GET /items/1", "GET", "/items/1", b"")]:
+        hand, model = [], []
+        for i in range(rounds):
+            order = [("hand", hand), ("model", model)]
+            for way, out in order if i % 2 == 0 else order[::-1]:
+                out.append(rps(binary, method, f"/{way}{path}", body, seconds, lua))
+        h, m = statistics.median(hand), statistics.median(model)
+        rows.append((label, h, m))
+        print(f"{label}: hand {h:,.0f} req/s, models {m:,.0f} req/s ({m / h:.3f})", flush=True)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", default=os.path.join(REPO, "build", "libcrest.a"))
     ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(BENCH, "results", "models.md"))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,6 +191,7 @@ def main():
             h, m = per_request(binary, hand, args.n), per_request(binary, model, args.n)
             rows.append((label, h, m))
             print(f"{label}: hand {h:,.0f}, models {m:,.0f} ({m / h:.3f})", flush=True)
+        speed = throughput(binary, args.rounds, args.seconds, tmp)
     lines = [f"# Models against hand-written binding and serializing ({datetime.date.today()})",
              "", "Written by `bench/models.py`: instructions per request under callgrind, "
              f"{args.n:,} requests pipelined 16 deep on one connection, one worker, "
@@ -141,6 +199,11 @@ def main():
              "same bytes).", "",
              "| request | hand-written | models | models / hand |", "|---|---:|---:|---:|"]
     lines += [f"| {label} | {h:,.0f} | {m:,.0f} | {m / h:.3f} |" for label, h, m in rows]
+    lines += ["", f"Requests/s: wrk, 16 connections each pipelining 16 requests, one worker; the "
+              f"median of {args.rounds} rounds of {args.seconds} s each way, alternating.", "",
+              "| request | hand-written req/s | models req/s | models / hand |",
+              "|---|---:|---:|---:|"]
+    lines += [f"| {label} | {h:,.0f} | {m:,.0f} | {m / h:.3f} |" for label, h, m in speed]
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as f:
         f.write(text)
