@@ -369,6 +369,13 @@ def report(args, cluster, crest, peer, sqlite, pgbench, rss, lock, notes, busy, 
         "| %s | %s | %s | %s |" % (lib.fmt_rps(c), lib.fmt_rps(t) if t else "not run: %s" %
                                  pgbench.get("error"), "%.2f ×" % (c / t) if c and t else "—",
                                  verdict(None if not (c and t) else c >= GOAL_PGBENCH * t)),
+    ]
+    f = rps_of(peer, "db")
+    if t and f:  # what no server can pass: PostgreSQL's own point-read rate, over the peer's
+        lines += ["", "The ceiling of /db on this machine: pgbench's %s tps, with no HTTP at all, "
+                  "is %.1f × the peer's /db (the goal asks %d ×)." % (lib.fmt_rps(t), t / f,
+                                                                       GOAL_RATIO)]
+    lines += [
         "",
         "## SQLite beside PostgreSQL (crest, 1 worker)",
         "",
