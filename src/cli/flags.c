@@ -98,19 +98,31 @@ static int parse_rate(const char *s, double *out)
     return 0;
 }
 
-/* What crest_config_args read as text or wider: checked here, into their fields. */
+/* A value crest_config_args read as text or wider and this file checks: the refusal names the
+ * environment variable when the value came from it (the same string: crest_config_args keeps
+ * getenv's pointer), else the flag. */
+static int refuse(char *err, const char *flag, const char *env, const char *value)
+{
+    const char *from_env = getenv(env);
+    if (from_env && from_env == value)
+        snprintf(err, CREST_ERR_LEN, "crest: invalid value for environment variable %s: '%s'", env,
+                 value);
+    else
+        snprintf(err, CREST_ERR_LEN, "crest: invalid value for %s: '%s'", flag, value);
+    return -EINVAL;
+}
+
 static int check_raw(const struct raw *r, struct cli_options *o, char *err)
 {
     if (r->pipeline && strcmp(r->pipeline, "on") != 0 && strcmp(r->pipeline, "off") != 0)
-        return snprintf(err, CREST_ERR_LEN, "crest: invalid value for --db-pipeline: '%s'",
-                        r->pipeline),
-               -EINVAL;
+        return refuse(err, "--db-pipeline", "", r->pipeline);
     o->items.no_pipeline = r->pipeline && strcmp(r->pipeline, "off") == 0;
     if (r->rate && parse_rate(r->rate, &o->rate_limit) != 0)
-        return snprintf(err, CREST_ERR_LEN, "crest: invalid value for --rate-limit: '%s'", r->rate),
-               -EINVAL;
+        return refuse(err, "--rate-limit", "CREST_RATE_LIMIT", r->rate);
     if (r->gzip > UINT32_MAX)
-        return snprintf(err, CREST_ERR_LEN, "crest: invalid value for --gzip-min-size: at most 4G"),
+        return snprintf(err, CREST_ERR_LEN,
+                        "crest: invalid value for --gzip-min-size (or CREST_GZIP_MIN_SIZE): at "
+                        "most 4G"),
                -EINVAL;
     o->gzip_min_size = (uint32_t)r->gzip;
     return 0;
