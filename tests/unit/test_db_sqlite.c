@@ -413,6 +413,99 @@ static void test_memory_databases_and_many_statements(void **state)
     crest_app_free(app);
 }
 
+/* ---- crest_db_answer: a handler's whole answer from one statement ---- */
+
+static const char *answer_sql;
+static unsigned answer_flags;
+static const struct crest_db_errors answer_errors = {
+    .detail = {[CREST_DB_NOT_FOUND] = "Row not found"}};
+
+static enum crest_handler_result answer_handler(struct crest_req *req, void *ud)
+{
+    const struct crest_db_value p[] = {crest_db_str(crest_param_str(req, "name"))};
+    return crest_db_answer(req, the_db, answer_sql, p, strstr(answer_sql, "$1") ? 1 : 0,
+                           answer_flags, ud);
+}
+
+static const struct crest_field row_fields[] = {
+    {.name = "id", .type = CREST_TYPE_INTEGER, .required = true},
+    {.name = "name", .type = CREST_TYPE_STRING, .required = true},
+    {.name = "n", .type = CREST_TYPE_INTEGER, .nullable = true},
+};
+static const struct crest_schema row = {.name = "Row", .fields = row_fields, .n_fields = 3};
+
+static void expect_answer(struct crest_app *app, const char *method, const char *target,
+                          const char *sql, unsigned flags, int status, const char *body)
+{
+    struct crest_test_response res;
+    answer_sql = sql;
+    answer_flags = flags;
+    assert_int_equal(crest_test_request(app, method, target, NULL, &res), 0);
+    if (res.status != status || strncmp(res.body.ptr, body, res.body.len) != 0 ||
+        strlen(body) != res.body.len)
+        fail_msg("%s %s: %d %.*s, want %d %s", method, target, res.status, (int)res.body.len,
+                 res.body.ptr, status, body);
+    if (status == 503)
+        assert_non_null(crest_test_header(&res, "Retry-After").ptr);
+    crest_test_response_fini(&res);
+}
+
+static void test_answer_sends_rows_through_the_response_schema(void **state)
+{
+    char err[CREST_ERR_LEN];
+    int rc;
+    (void)state;
+    struct crest_app *app = app_on(path("answer.db"), schema, 2, &rc, err);
+    assert_int_equal(rc, 0);
+    const struct crest_route routes[] = {
+        {.method = "POST",
+         .path = "/rows/{name}",
+         .handler = answer_handler,
+         .status = 201,
+         .response = &row},
+        {.method = "GET",
+         .path = "/rows/{name}",
+         .handler = answer_handler,
+         .response = &row,
+         .ud = (void *)&answer_errors},
+        {.method = "GET",
+         .path = "/rows",
+         .handler = answer_handler,
+         .response = &row,
+         .response_is_array = true},
+        {.method = "DELETE",
+         .path = "/rows/{name}",
+         .handler = answer_handler,
+         .status = 204,
+         .ud = (void *)&answer_errors},
+        {.method = "PUT", .path = "/rows/{name}", .handler = answer_handler},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        assert_int_equal(crest_app_add_route(app, &routes[i], err), 0);
+    const char *ins = "INSERT INTO t(name) VALUES ($1) RETURNING id, name, n";
+    expect_answer(app, "POST", "/rows/a", ins, 0, 201, "{\"id\":1,\"name\":\"a\",\"n\":null}");
+    expect_answer(app, "POST", "/rows/b", ins, 0, 201, "{\"id\":2,\"name\":\"b\",\"n\":null}");
+    /* crest's words, or the application's where it gave them */
+    expect_answer(app, "POST", "/rows/a", ins, 0, 409, "{\"detail\":\"Conflict: already exists\"}");
+    const char *one = "SELECT id, name FROM t WHERE name = $1";
+    expect_answer(app, "GET", "/rows/b", one, CREST_DB_ONE, 200, "{\"id\":2,\"name\":\"b\"}");
+    expect_answer(app, "GET", "/rows/zz", one, CREST_DB_ONE, 404, "{\"detail\":\"Row not found\"}");
+    expect_answer(app, "GET", "/rows/zz", one, 0, 404, "{\"detail\":\"Row not found\"}");
+    const char *all = "SELECT id, name, n FROM t ORDER BY id";
+    expect_answer(app, "GET", "/rows", all, 0, 200,
+                  "[{\"id\":1,\"name\":\"a\",\"n\":null},{\"id\":2,\"name\":\"b\",\"n\":null}]");
+    expect_answer(app, "GET", "/rows", "SELECT id, name, n FROM t WHERE id > 9", 0, 200, "[]");
+    const char *del = "DELETE FROM t WHERE name = $1";
+    expect_answer(app, "DELETE", "/rows/a", del, CREST_DB_ONE, 204, "");
+    expect_answer(app, "DELETE", "/rows/a", del, CREST_DB_ONE, 404,
+                  "{\"detail\":\"Row not found\"}");
+    /* the statement is wrong; the route has no response schema to write rows with */
+    expect_answer(app, "GET", "/rows/b", "SELECT nope FROM t", 0, 500,
+                  "{\"detail\":\"Internal Server Error\"}");
+    expect_answer(app, "PUT", "/rows/b", one, 0, 500, "{\"detail\":\"Internal Server Error\"}");
+    crest_app_free(app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_files_that_cannot_be_databases_fail_with_a_reason),
         cmocka_unit_test(test_a_read_only_file_serves_reads_and_refuses_writes),
         cmocka_unit_test(test_memory_databases_and_many_statements),
+        cmocka_unit_test(test_answer_sends_rows_through_the_response_schema),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
