@@ -15,7 +15,7 @@ FUZZ_SAVE  ?= 0
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(if $(filter true,$(CI)),-DCREST_WERROR=ON,)
 
 BUILD_PKGS = cmake gcc make pkg-config libcmocka-dev dpkg-dev tcl libdeflate-dev
-TEST_PKGS  = $(BUILD_PKGS) libsqlite3-dev python3-pytest python3-fastapi python3-email-validator python3-uvicorn valgrind clang libclang-rt-14-dev prometheus chromium postgresql nginx-light python3-asyncpg python3-psycopg2 python3-yaml python3-websockets
+TEST_PKGS  = $(BUILD_PKGS) libsqlite3-dev python3-pytest python3-fastapi python3-email-validator python3-multipart python3-uvicorn valgrind clang libclang-rt-14-dev prometheus chromium postgresql nginx-light python3-asyncpg python3-psycopg2 python3-yaml python3-websockets
 FUZZ_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev
 BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light h2o python3-psutil python3-matplotlib zlib1g-dev python3-websockets
 BENCH_SECONDS ?= 10

@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from typing import List, Optional
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, EmailStr, Extra, constr
@@ -105,6 +105,12 @@ def me(owner: int = Depends(current_user)):
 def create_note(note: NoteIn, owner: int = Depends(current_user)):
     return query("INSERT INTO notes (owner_id, title, body, done) VALUES (?, ?, ?, ?)"
                  f" RETURNING {NOTE_COLUMNS}", (owner, note.title, note.body, note.done))[0]
+
+
+@app.post("/notes/form", status_code=201, response_model=Note, tags=["notes"])
+def create_note_form(title: Title = Form(...), body: constr(max_length=10000) = Form(""),
+                     done: bool = Form(False), owner: int = Depends(current_user)):
+    return create_note(NoteIn(title=title, body=body, done=done), owner)
 
 
 @app.get("/notes", response_model=List[Note], tags=["notes"])

@@ -81,6 +81,12 @@ def sequence():
         Step("POST", "/notes", {"done": "maybe"}),
         Step("POST", "/notes", {"title": "x"}, user="bad"),
         Step("POST", "/notes", {"title": "x"}, user=None, known=NO_KEY),
+        # ---- notes from an HTML form: the same model, urlencoded ----
+        Step("POST", "/notes/form", "title=%20from+a+form%20&body=caf%C3%A9&done=true"),
+        Step("POST", "/notes/form", "title=plain"),
+        Step("POST", "/notes/form", "title=&done=maybe"),
+        Step("POST", "/notes/form", "body=" + "b" * 10001),
+        Step("POST", "/notes/form", "title=x", user=None, known=NO_KEY),
         # ---- list, pages ----
         Step("GET", "/notes"),
         Step("GET", "/notes?offset=1&limit=1"),
@@ -129,7 +135,10 @@ def request(port, step, key):
     try:
         headers = dict(step.headers)
         payload = None
-        if step.body is not None:
+        if isinstance(step.body, str):  # a form
+            payload = step.body.encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif step.body is not None:
             payload = json.dumps(step.body).encode()
             headers["Content-Type"] = "application/json"
         if key:
