@@ -8,7 +8,6 @@
 #include <crest.h>
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int main(int argc, char **argv)
@@ -17,20 +16,17 @@ int main(int argc, char **argv)
     char err[CREST_ERR_LEN];
 
     crest_config_defaults(&cfg);
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--host") == 0)
-            cfg.host = argv[i + 1];
-        else if (strcmp(argv[i], "--port") == 0)
-            cfg.port = (uint16_t)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--workers") == 0)
-            cfg.workers = (unsigned)atoi(argv[i + 1]);
-    }
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) /* started as the crest binary is */
+        argv[1] = argv[0], argv++, argc--;
+    int rc = crest_config_args(&cfg, argc, argv, NULL, 0, err);
+    if (rc != 0) /* 1: --help printed the flags */
+        return rc > 0 ? 0 : (fprintf(stderr, "engine_app: %s\n", err), 2);
     struct crest_app *app = crest_app_new("crest engine", CREST_VERSION);
     if (!app || crest_app_add_builtin_routes(app) != 0) {
         fprintf(stderr, "engine_app: cannot declare the routes\n");
         return 1;
     }
-    int rc = crest_serve(app, &cfg, err);
+    rc = crest_serve(app, &cfg, err);
     if (rc)
         fprintf(stderr, "engine_app: %s\n", err);
     crest_app_free(app);

@@ -93,10 +93,12 @@ EXAMPLE_VARIANTS = [
 GZIP_LEVEL = 1  # crest_gzip's default, and nginx's gzip_comp_level (its default too)
 
 
-def build(binary, flags):
+def build(binary, flags, db=True):
+    """The crest binary's command line (its items service on a temporary SQLite file), or with
+    db=False the middleware example's, which refuses flags it does not know."""
     def argv(tmp, port):
-        return [binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-                "--quiet", "--db", os.path.join(tmp, "crest.db")] + flags
+        return ([binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                 "--quiet"] + (["--db", os.path.join(tmp, "crest.db")] if db else []) + flags)
     return argv
 
 
@@ -197,7 +199,7 @@ def example_section(args, server_pin, wrk_pin):
     best = {(k, kind): 0.0 for k, _, _, _ in EXAMPLE_VARIANTS for kind in ("plain", "pipelined")}
     for rnd in range(args.rounds):
         for key, label, flags, headers in EXAMPLE_VARIANTS:
-            s = Server(key, label, build(args.example, flags))
+            s = Server(key, label, build(args.example, flags, db=False))
             s.ready_headers = "".join(h + "\r\n" for h in headers[1::2]).encode()
             try:
                 s.start(server_pin)
@@ -287,7 +289,7 @@ def gzip_tag_bytes(port):
 def gzip_section(args, server_pin, wrk_pin):
     """crest's gzip beside nginx's on the same 10 KB body; CPU per KB; bytes per connection."""
     tmp = tempfile.mkdtemp(prefix="crest-bench-gzip-")
-    s = Server("ex-plain", "plain", build(args.example, []))
+    s = Server("ex-plain", "plain", build(args.example, [], db=False))
     try:
         s.start(server_pin)
         s.wait_ready()
@@ -301,8 +303,9 @@ def gzip_section(args, server_pin, wrk_pin):
     os.chmod(tmp, 0o755)
     os.chmod(path, 0o644)
     servers = [("crest-gzip", "crest example --gzip 500 (libdeflate level %d)" % GZIP_LEVEL,
-                build(args.example, ["--gzip", "500"]), True),
-               ("crest-plain", "crest example, no compression", build(args.example, []), False),
+                build(args.example, ["--gzip", "500"], db=False), True),
+               ("crest-plain", "crest example, no compression",
+                build(args.example, [], db=False), False),
                ("nginx-gzip", "nginx `gzip on` (level %d), the same bytes from a file"
                 % GZIP_LEVEL, nginx_gzip(path), True)]
     best = {k: (0.0, None) for k, _, _, _ in servers}

@@ -188,17 +188,14 @@ int main(int argc, char **argv)
 {
     struct crest_config cfg;
     char err[CREST_ERR_LEN] = "";
-    struct crest_app *app = crest_app_new("models bench", "1");
 
     crest_config_defaults(&cfg);
     cfg.workers = 1;
     cfg.quiet = true;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--host") == 0)
-            cfg.host = argv[i + 1];
-        else if (strcmp(argv[i], "--port") == 0)
-            cfg.port = (uint16_t)atoi(argv[i + 1]);
-    }
+    int rc = crest_config_args(&cfg, argc, argv, NULL, 0, err);
+    if (rc != 0) /* 1: --help printed the flags */
+        return rc > 0 ? 0 : (fprintf(stderr, "models_app: %s\n", err), 2);
+    struct crest_app *app = crest_app_new("models bench", "1");
     for (size_t i = 0; app && i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (crest_app_add_route(app, &routes[i], err) != 0) {
             fprintf(stderr, "models_app: %s\n", err);
@@ -207,7 +204,7 @@ int main(int argc, char **argv)
     }
     if (!app || crest_app_add_builtin_routes(app) != 0)
         return 1;
-    int rc = crest_serve(app, &cfg, err);
+    rc = crest_serve(app, &cfg, err);
     if (rc)
         fprintf(stderr, "models_app: %s\n", err);
     crest_app_free(app);

@@ -11,9 +11,9 @@
  *
  * Every middleware is a flag, so that bench/hooks.py can measure each on the same binary:
  *
- *     middleware serve --host 127.0.0.1 --port 8000 [--workers N] [--trust-proxies LIST]
+ *     middleware [serve] --host 127.0.0.1 --port 8000 [--workers N] [--trust-proxies LIST]
  *                [--request-id] [--rate-limit N] [--cors ORIGIN] [--gzip MIN_BYTES]
- *                [--bearer KEY] [--noop-hook]
+ *                [--bearer KEY] [--noop-hook]      (and the engine's flags: --help lists them)
  *
  * --rate-limit N allows N requests per second per X-Api-Key (the credential a client presents;
  * where bearer authentication goes, this key would be the authenticated user), or per client
@@ -23,8 +23,8 @@
  */
 #include <crest.h>
 
+#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static enum crest_handler_result whoami(struct crest_req *req, void *ud)
@@ -99,79 +99,79 @@ static enum crest_hook_result noop(struct crest_req *req, void *ud)
     return CREST_HOOK_NEXT;
 }
 
-/* Each flag turns one middleware on, in the order their hooks should see a request. */
-static int add_middleware(struct crest_app *app, int argc, char **argv)
-{
-    static const char *origins[1], *keys[1];
-    static struct crest_security bearer = {.kind = CREST_SECURITY_HTTP_BEARER, .keys = keys};
-    int rc = 0;
+/* The example's own flags: each turns one middleware on (0 or NULL: off). */
+static const char *proxies, *origins[1], *keys[1];
+static bool request_id, noop_hook;
+static uint32_t rate_limit, gzip_min;
 
-    for (int i = 2; i < argc && !rc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (strcmp(argv[i], "--trust-proxies") == 0) {
-            rc = crest_app_trust_proxies(app, v);
-        } else if (strcmp(argv[i], "--request-id") == 0) {
-            rc = crest_app_add_request_id(app);
-        } else if (strcmp(argv[i], "--rate-limit") == 0) {
-            const struct crest_rate_limit limit = {.rate_per_s = atof(v), .key = api_key};
-            rc = crest_app_add_rate_limit(app, &limit);
-        } else if (strcmp(argv[i], "--cors") == 0) {
-            origins[0] = v;
-            const struct crest_cors cors = {.allow_origins = origins, .n_allow_origins = 1};
-            rc = crest_app_add_cors(app, &cors);
-        } else if (strcmp(argv[i], "--gzip") == 0) {
-            const struct crest_gzip gzip = {.min_size_bytes = (uint32_t)atoi(v)};
-            rc = crest_app_add_gzip(app, &gzip);
-        } else if (strcmp(argv[i], "--bearer") == 0) {
-            keys[0] = v;
-            bearer.n_keys = 1;
-            const struct crest_hook auth = CREST_SECURITY_HOOK(&bearer);
-            rc = crest_app_add_hook(app, &auth);
-        } else if (strcmp(argv[i], "--noop-hook") == 0) {
-            const struct crest_hook hook = {.before = noop};
-            rc = crest_app_add_hook(app, &hook);
-        }
-    }
+/* The hooks in the order they should see a request: the client behind the proxies first, then its
+ * request ID, CORS (so that it labels the refusals of the hooks after it), authentication, the
+ * rate limit, compression. */
+static int add_middleware(struct crest_app *app)
+{
+    static struct crest_security bearer = {.kind = CREST_SECURITY_HTTP_BEARER, .keys = keys};
+    const struct crest_cors cors = {.allow_origins = origins, .n_allow_origins = 1};
+    const struct crest_rate_limit limit = {.rate_per_s = rate_limit, .key = api_key};
+    const struct crest_gzip gzip = {.min_size_bytes = gzip_min};
+    const struct crest_hook auth = CREST_SECURITY_HOOK(&bearer), hook = {.before = noop};
+    int rc = proxies ? crest_app_trust_proxies(app, proxies) : 0;
+
+    bearer.n_keys = keys[0] ? 1 : 0;
+    if (rc == 0 && request_id)
+        rc = crest_app_add_request_id(app);
+    if (rc == 0 && origins[0])
+        rc = crest_app_add_cors(app, &cors);
+    if (rc == 0 && keys[0])
+        rc = crest_app_add_hook(app, &auth);
+    if (rc == 0 && rate_limit)
+        rc = crest_app_add_rate_limit(app, &limit);
+    if (rc == 0 && gzip_min)
+        rc = crest_app_add_gzip(app, &gzip);
+    if (rc == 0 && noop_hook)
+        rc = crest_app_add_hook(app, &hook);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
+    const struct crest_arg args[] = {
+        {"--trust-proxies", CREST_ARG_STRING, &proxies, NULL,
+         "proxies whose X-Forwarded-For counts"},
+        {"--request-id", CREST_ARG_SWITCH, &request_id, NULL, "echo or make an X-Request-ID"},
+        {"--rate-limit", CREST_ARG_COUNT, &rate_limit, NULL,
+         "N requests/s per X-Api-Key or address"},
+        {"--cors", CREST_ARG_STRING, &origins[0], NULL, "the one origin CORS allows"},
+        {"--gzip", CREST_ARG_COUNT, &gzip_min, NULL, "gzip bodies of at least MIN_BYTES"},
+        {"--bearer", CREST_ARG_STRING, &keys[0], NULL, "every route needs this bearer key"},
+        {"--noop-hook", CREST_ARG_SWITCH, &noop_hook, NULL, "one hook that does nothing"},
+    };
     struct crest_config cfg;
-    char err[CREST_ERR_LEN];
+    char err[CREST_ERR_LEN] = "";
 
     crest_config_defaults(&cfg);
     cfg.quiet = true;
-    for (int i = 2; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--host") == 0)
-            cfg.host = argv[i + 1];
-        else if (strcmp(argv[i], "--port") == 0)
-            cfg.port = (uint16_t)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--workers") == 0)
-            cfg.workers = (unsigned)atoi(argv[i + 1]);
-    }
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) /* started as the crest binary is */
+        argv[1] = argv[0], argv++, argc--;
+    int rc = crest_config_args(&cfg, argc, argv, args, sizeof(args) / sizeof(args[0]), err);
+    if (rc != 0) /* 1: --help printed the flags */
+        return rc > 0 ? 0 : (fprintf(stderr, "middleware: %s\n", err), 2);
     struct crest_json *text = render_catalog();
     struct crest_app *app = text ? crest_app_new("middleware example", CREST_VERSION) : NULL;
     const struct crest_route routes[] = {
         {.method = "GET", .path = "/whoami", .handler = whoami},
         {.method = "GET", .path = "/catalog", .handler = catalog},
     };
-    int rc = app ? crest_app_add_builtin_routes(app) : -1;
+    rc = app ? crest_app_add_builtin_routes(app) : -ENOMEM;
     if (rc == 0)
         rc = crest_app_add_debug_routes(app, NULL);
     for (size_t i = 0; i < 2 && rc == 0; i++)
         rc = crest_app_add_route(app, &routes[i], err);
     if (rc == 0)
-        rc = add_middleware(app, argc, argv);
-    if (rc != 0) {
-        fprintf(stderr, "middleware: cannot set the app up (%d)\n", rc);
-        crest_app_free(app);
-        crest_json_free(text);
-        return 2;
-    }
-    rc = crest_serve(app, &cfg, err);
-    if (rc)
-        fprintf(stderr, "middleware: %s\n", err);
+        rc = add_middleware(app);
+    if (rc == 0)
+        rc = crest_serve(app, &cfg, err);
+    if (rc != 0)
+        fprintf(stderr, "middleware: %s\n", err[0] ? err : strerror(-rc));
     crest_app_free(app);
     crest_json_free(text);
     return rc ? 1 : 0;

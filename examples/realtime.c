@@ -28,6 +28,7 @@
  *     realtime --host 127.0.0.1 --port 8000 [--root DIR] [--tick-ms 1000] [--heartbeat-ms 15000]
  *              [--timeout-body S] [--upload-limit BYTES] [--memory-limit BYTES]
  *              [--ws-ping-ms MS] [--ws-idle-ms MS]   (/ws/echo's timers; 0 turns one off)
+ *              (and the engine's other flags: --help lists them)
  */
 #define _GNU_SOURCE
 #include <crest.h>
@@ -583,12 +584,49 @@ static int add_file_routes(struct crest_app *app, const char *root, char err[CRE
     return 0;
 }
 
+/* Milliseconds where 0 turns a timer off, which CREST_ARG_COUNT refuses: taken as a string. */
+static int parse_ms(const char *flag, const char *text, uint32_t *ms, char err[CREST_ERR_LEN])
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = text ? strtoull(text, &end, 10) : 0;
+    if (text && (errno || *end || *text < '0' || *text > '9' || v > UINT32_MAX)) {
+        snprintf(err, CREST_ERR_LEN, "invalid value for %s: '%s' (milliseconds, 0: off)", flag,
+                 text);
+        return -EINVAL;
+    }
+    if (text)
+        *ms = (uint32_t)v;
+    return 0;
+}
+
+/* The engine's flags (--timeout-body, --memory-limit, ...) and the example's own. */
+static int parse_args(struct crest_config *cfg, int argc, char **argv, const char **root,
+                      char err[CREST_ERR_LEN])
+{
+    const char *ping = NULL, *idle = NULL;
+    const struct crest_arg args[] = {
+        {"--root", CREST_ARG_STRING, root, NULL, "serve the files below DIR at /files"},
+        {"--tick-ms", CREST_ARG_COUNT, &tick_ms, NULL, "an /events event every MS (1000)"},
+        {"--heartbeat-ms", CREST_ARG_COUNT, &heartbeat_ms, NULL, "/events heartbeat MS (15000)"},
+        {"--upload-limit", CREST_ARG_BYTES, &upload_limit, NULL, "largest upload (4G)"},
+        {"--ws-ping-ms", CREST_ARG_STRING, &ping, NULL,
+         "/ws/echo ping after MS idle (30000; 0 off)"},
+        {"--ws-idle-ms", CREST_ARG_STRING, &idle, NULL, "/ws/echo close after MS idle (0 off)"},
+    };
+    int rc = crest_config_args(cfg, argc, argv, args, sizeof(args) / sizeof(args[0]), err);
+    if (rc == 0)
+        rc = parse_ms("--ws-ping-ms", ping, &echo_config.ping_interval_ms, err);
+    if (rc == 0)
+        rc = parse_ms("--ws-idle-ms", idle, &echo_config.idle_timeout_ms, err);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct crest_config cfg;
     char err[CREST_ERR_LEN];
     const char *root = NULL;
-    struct crest_app *app = crest_app_new("realtime", "1.0");
     const struct crest_route routes[] = {
         {.method = "GET",
          .path = "/bytes/{n:int}",
@@ -608,35 +646,10 @@ int main(int argc, char **argv)
     };
 
     crest_config_defaults(&cfg);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const char *v = argv[i + 1];
-        if (strcmp(argv[i], "--host") == 0)
-            cfg.host = v;
-        else if (strcmp(argv[i], "--port") == 0)
-            cfg.port = (uint16_t)atoi(v);
-        else if (strcmp(argv[i], "--workers") == 0)
-            cfg.workers = (unsigned)atoi(v);
-        else if (strcmp(argv[i], "--timeout-body") == 0)
-            cfg.body_timeout_ms = (uint32_t)(atof(v) * 1000);
-        else if (strcmp(argv[i], "--tick-ms") == 0)
-            tick_ms = (uint32_t)atoi(v);
-        else if (strcmp(argv[i], "--heartbeat-ms") == 0)
-            heartbeat_ms = (uint32_t)atoi(v);
-        else if (strcmp(argv[i], "--root") == 0)
-            root = v;
-        else if (strcmp(argv[i], "--upload-limit") == 0)
-            upload_limit = strtoull(v, NULL, 10);
-        else if (strcmp(argv[i], "--memory-limit") == 0)
-            cfg.memory_limit_bytes = strtoull(v, NULL, 10);
-        else if (strcmp(argv[i], "--ws-ping-ms") == 0)
-            echo_config.ping_interval_ms = (uint32_t)atoi(v);
-        else if (strcmp(argv[i], "--ws-idle-ms") == 0)
-            echo_config.idle_timeout_ms = (uint32_t)atoi(v);
-        else {
-            fprintf(stderr, "realtime: unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
+    int rc = parse_args(&cfg, argc, argv, &root, err);
+    if (rc != 0) /* 1: --help printed the flags */
+        return rc > 0 ? 0 : (fprintf(stderr, "realtime: %s\n", err), 2);
+    struct crest_app *app = crest_app_new("realtime", "1.0");
     chat_hub = crest_ws_hub_new();
     news_hub = crest_sse_hub_new();
     /* /debug/memory (loopback clients only): what each connection holds, by tag */
@@ -656,7 +669,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "realtime: %s\n", err);
         return 1;
     }
-    int rc = crest_serve(app, &cfg, err);
+    rc = crest_serve(app, &cfg, err);
     if (rc != 0)
         fprintf(stderr, "realtime: %s\n", err);
     crest_app_free(app);

@@ -18,6 +18,7 @@
  * The notes live in a fixed array of one worker's (the example serves with one worker). */
 #include <crest.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,26 +307,21 @@ int main(int argc, char **argv)
 {
     struct crest_config cfg;
     char err[CREST_ERR_LEN] = "";
-    struct crest_app *app = crest_app_new("secure notes", "1.0");
 
     crest_config_defaults(&cfg);
     cfg.workers = 1; /* the notes are one worker's */
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--host") == 0) {
-            cfg.host = argv[i + 1];
-        } else if (strcmp(argv[i], "--port") == 0) {
-            cfg.port = (uint16_t)atoi(argv[i + 1]);
-        } else {
-            fprintf(stderr, "secure: unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
+    int rc = crest_config_args(&cfg, argc, argv, NULL, 0, err);
+    if (rc == 0 && cfg.workers != 1)
+        rc = -EINVAL, snprintf(err, CREST_ERR_LEN, "--workers: the notes are one worker's");
+    if (rc != 0) /* 1: --help printed the flags */
+        return rc > 0 ? 0 : (fprintf(stderr, "secure: %s\n", err), 2);
+    struct crest_app *app = crest_app_new("secure notes", "1.0");
     if (!app || build(app, err) != 0) {
         fprintf(stderr, "secure: %s\n", err[0] ? err : "out of memory");
         crest_app_free(app);
         return 1;
     }
-    int rc = crest_serve(app, &cfg, err);
+    rc = crest_serve(app, &cfg, err);
     if (rc != 0)
         fprintf(stderr, "secure: %s\n", err);
     crest_app_free(app);

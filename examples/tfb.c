@@ -1,6 +1,7 @@
 /* examples/tfb.c: the TechEmpower Framework Benchmarks test types (json, plaintext, db, queries,
  * fortunes, updates), written only against crest.h, on PostgreSQL or SQLite:
  *   tfb --host 127.0.0.1 --port 8080 --db postgresql://user:pw@host/db   (or DATABASE_URL)
+ *       [--workers N] [--pool N]   (and the engine's other flags: --help lists them)
  * It follows the rules of each test type: one SELECT per row (a request's statements go out in
  * one call, pipelined, never merged into one statement, never shared between requests), queries
  * clamped to 1..500 (not a number: 1), fortunes with the added row, sorted and HTML-escaped,
@@ -371,40 +372,20 @@ static enum crest_handler_result plaintext(struct crest_req *req, void *ud)
 
 /* ---- setup ---- */
 
-static int usage(const char *why)
-{
-    fprintf(stderr,
-            "tfb: %s\nusage: tfb [--host H] [--port P] [--workers N] [--db URL] [--pool N]\n"
-            "  --db: a SQLite path or a postgresql:// URL (default: DATABASE_URL, else tfb.db)\n",
-            why);
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
     struct crest_config cfg;
     char err[CREST_ERR_LEN];
-    struct crest_db_config dbc = {.name = "tfb", .url = getenv("DATABASE_URL")};
+    struct crest_db_config dbc = {.name = "tfb", .url = "tfb.db"};
+    const struct crest_arg args[] = {
+        {"--db", CREST_ARG_STRING, &dbc.url, "DATABASE_URL",
+         "a SQLite path or a postgresql:// URL (default tfb.db)"},
+        {"--pool", CREST_ARG_COUNT, &dbc.pool, NULL, "PostgreSQL connections per worker (2)"},
+    };
     crest_config_defaults(&cfg);
-    for (int i = 1; i < argc; i += 2) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return usage("an option without its value");
-        if (strcmp(argv[i], "--host") == 0)
-            cfg.host = v;
-        else if (strcmp(argv[i], "--port") == 0)
-            cfg.port = (uint16_t)atoi(v);
-        else if (strcmp(argv[i], "--workers") == 0)
-            cfg.workers = (unsigned)atoi(v);
-        else if (strcmp(argv[i], "--db") == 0)
-            dbc.url = v;
-        else if (strcmp(argv[i], "--pool") == 0)
-            dbc.pool = (unsigned)atoi(v);
-        else
-            return usage(argv[i]);
-    }
-    if (!dbc.url || !*dbc.url)
-        dbc.url = "tfb.db";
+    int rc = crest_config_args(&cfg, argc, argv, args, 2, err);
+    if (rc != 0) /* 1: --help printed the flags */
+        return rc > 0 ? 0 : (fprintf(stderr, "tfb: %s\n", err), 2);
     bool pg = strncmp(dbc.url, "postgres", 8) == 0;
     dbc.migrations = pg ? pg_migrations : sqlite_migrations;
     dbc.n_migrations = 1;
@@ -421,7 +402,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (crest_app_add_route(app, &routes[i], err) != 0)
             return fprintf(stderr, "tfb: %s\n", err), 1;
-    int rc = crest_app_add_db(app, &dbc, &db, err);
+    rc = crest_app_add_db(app, &dbc, &db, err);
     if (rc == 0)
         rc = crest_serve(app, &cfg, err);
     if (rc != 0)

@@ -11,6 +11,7 @@
  *   GET /json, /healthz    crest's built-in routes.
  *
  *     upstream --host 127.0.0.1 --port 8000 --upstream 127.0.0.1:9000
+ *              (and the engine's other flags: --help lists them)
  */
 #define _GNU_SOURCE /* memmem */
 #include <crest.h>
@@ -232,7 +233,6 @@ int main(int argc, char **argv)
 {
     struct crest_config cfg;
     char err[CREST_ERR_LEN];
-    struct crest_app *app = crest_app_new("upstream", "1.0");
     const struct crest_route routes[] = {
         {.method = "GET",
          .path = "/upstream/{path}",
@@ -245,22 +245,17 @@ int main(int argc, char **argv)
          .n_params = 1,
          .summary = "Addresses of a host name"},
     };
+    const char *upstream = "127.0.0.1:9000";
+    const struct crest_arg args[] = {
+        {"--upstream", CREST_ARG_STRING, &upstream, NULL, "IPV4:PORT to ask (127.0.0.1:9000)"}};
 
     crest_config_defaults(&cfg);
-    if (parse_upstream("127.0.0.1:9000") != 0)
-        return 1;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--host") == 0)
-            cfg.host = argv[i + 1];
-        else if (strcmp(argv[i], "--port") == 0)
-            cfg.port = (uint16_t)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--workers") == 0)
-            cfg.workers = (unsigned)atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--upstream") != 0 || parse_upstream(argv[i + 1]) != 0) {
-            fprintf(stderr, "upstream: bad option %s\n", argv[i]);
-            return 2;
-        }
-    }
+    int rc = crest_config_args(&cfg, argc, argv, args, 1, err);
+    if (rc == 0 && (rc = parse_upstream(upstream)) != 0)
+        snprintf(err, CREST_ERR_LEN, "invalid value for --upstream: '%s' (IPV4:PORT)", upstream);
+    if (rc != 0) /* 1: --help printed the flags */
+        return rc > 0 ? 0 : (fprintf(stderr, "upstream: %s\n", err), 2);
+    struct crest_app *app = crest_app_new("upstream", "1.0");
     if (!app || crest_app_add_builtin_routes(app) != 0) {
         fprintf(stderr, "upstream: out of memory\n");
         return 1;
@@ -271,7 +266,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    int rc = crest_serve(app, &cfg, err);
+    rc = crest_serve(app, &cfg, err);
     if (rc != 0)
         fprintf(stderr, "upstream: %s\n", err);
     crest_app_free(app);

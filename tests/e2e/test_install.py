@@ -114,7 +114,7 @@ def test_pkg_config_links_libcrest_alone(installed):
 def test_hello_example_builds_with_pkg_config_and_serves(installed, tmp_path):
     exe = build_app(installed, tmp_path, os.path.join(REPO, "examples", "hello.c"))
     port = free_port()
-    proc = subprocess.Popen([str(exe), str(port)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(exe), "--port", str(port)], stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 10
         for line in proc.stdout:
