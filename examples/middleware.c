@@ -109,14 +109,14 @@ static uint32_t rate_limit, gzip_min;
  * rate limit, compression. */
 static int add_middleware(struct crest_app *app)
 {
-    static struct crest_security bearer = {.kind = CREST_SECURITY_HTTP_BEARER, .keys = keys};
+    static struct crest_security bearer = {
+        .kind = CREST_SECURITY_HTTP_BEARER, .keys = keys, .n_keys = 1};
     const struct crest_cors cors = {.allow_origins = origins, .n_allow_origins = 1};
     const struct crest_rate_limit limit = {.rate_per_s = rate_limit, .key = api_key};
     const struct crest_gzip gzip = {.min_size_bytes = gzip_min};
     const struct crest_hook auth = CREST_SECURITY_HOOK(&bearer), hook = {.before = noop};
     int rc = proxies ? crest_app_trust_proxies(app, proxies) : 0;
 
-    bearer.n_keys = keys[0] ? 1 : 0;
     if (rc == 0 && request_id)
         rc = crest_app_add_request_id(app);
     if (rc == 0 && origins[0])
@@ -135,11 +135,9 @@ static int add_middleware(struct crest_app *app)
 int main(int argc, char **argv)
 {
     const struct crest_arg args[] = {
-        {"--trust-proxies", CREST_ARG_STRING, &proxies, NULL,
-         "proxies whose X-Forwarded-For counts"},
+        {"--trust-proxies", CREST_ARG_STRING, &proxies, NULL, "proxies to believe (LIST)"},
         {"--request-id", CREST_ARG_SWITCH, &request_id, NULL, "echo or make an X-Request-ID"},
-        {"--rate-limit", CREST_ARG_COUNT, &rate_limit, NULL,
-         "N requests/s per X-Api-Key or address"},
+        {"--rate-limit", CREST_ARG_COUNT, &rate_limit, NULL, "N requests/s per key or client"},
         {"--cors", CREST_ARG_STRING, &origins[0], NULL, "the one origin CORS allows"},
         {"--gzip", CREST_ARG_COUNT, &gzip_min, NULL, "gzip bodies of at least MIN_BYTES"},
         {"--bearer", CREST_ARG_STRING, &keys[0], NULL, "every route needs this bearer key"},

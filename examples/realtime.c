@@ -584,42 +584,15 @@ static int add_file_routes(struct crest_app *app, const char *root, char err[CRE
     return 0;
 }
 
-/* Milliseconds where 0 turns a timer off, which CREST_ARG_COUNT refuses: taken as a string. */
-static int parse_ms(const char *flag, const char *text, uint32_t *ms, char err[CREST_ERR_LEN])
+/* --ws-ping-ms and --ws-idle-ms take 0 (off), which CREST_ARG_COUNT refuses: given as strings. */
+static bool set_ms(const char *text, uint32_t *ms)
 {
     char *end;
-    errno = 0;
-    unsigned long long v = text ? strtoull(text, &end, 10) : 0;
-    if (text && (errno || *end || *text < '0' || *text > '9' || v > UINT32_MAX)) {
-        snprintf(err, CREST_ERR_LEN, "invalid value for %s: '%s' (milliseconds, 0: off)", flag,
-                 text);
-        return -EINVAL;
-    }
-    if (text)
-        *ms = (uint32_t)v;
-    return 0;
-}
-
-/* The engine's flags (--timeout-body, --memory-limit, ...) and the example's own. */
-static int parse_args(struct crest_config *cfg, int argc, char **argv, const char **root,
-                      char err[CREST_ERR_LEN])
-{
-    const char *ping = NULL, *idle = NULL;
-    const struct crest_arg args[] = {
-        {"--root", CREST_ARG_STRING, root, NULL, "serve the files below DIR at /files"},
-        {"--tick-ms", CREST_ARG_COUNT, &tick_ms, NULL, "an /events event every MS (1000)"},
-        {"--heartbeat-ms", CREST_ARG_COUNT, &heartbeat_ms, NULL, "/events heartbeat MS (15000)"},
-        {"--upload-limit", CREST_ARG_BYTES, &upload_limit, NULL, "largest upload (4G)"},
-        {"--ws-ping-ms", CREST_ARG_STRING, &ping, NULL,
-         "/ws/echo ping after MS idle (30000; 0 off)"},
-        {"--ws-idle-ms", CREST_ARG_STRING, &idle, NULL, "/ws/echo close after MS idle (0 off)"},
-    };
-    int rc = crest_config_args(cfg, argc, argv, args, sizeof(args) / sizeof(args[0]), err);
-    if (rc == 0)
-        rc = parse_ms("--ws-ping-ms", ping, &echo_config.ping_interval_ms, err);
-    if (rc == 0)
-        rc = parse_ms("--ws-idle-ms", idle, &echo_config.idle_timeout_ms, err);
-    return rc;
+    unsigned long v = text ? strtoul(text, &end, 10) : *ms;
+    if (text && (*text < '0' || *text > '9' || *end || v > UINT32_MAX))
+        return false;
+    *ms = (uint32_t)v;
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -644,9 +617,21 @@ int main(int argc, char **argv)
         {.method = "GET", .path = "/ws/echo", .handler = ws_echo, .summary = "WebSocket echo"},
         {.method = "GET", .path = "/ws/chat", .handler = ws_chat, .summary = "WebSocket chat"},
     };
+    const char *ping = NULL, *idle = NULL;
+    const struct crest_arg args[] = {
+        {"--root", CREST_ARG_STRING, &root, NULL, "serve the files below DIR at /files"},
+        {"--tick-ms", CREST_ARG_COUNT, &tick_ms, NULL, "an /events event every MS (1000)"},
+        {"--heartbeat-ms", CREST_ARG_COUNT, &heartbeat_ms, NULL, "/events heartbeat MS (15000)"},
+        {"--upload-limit", CREST_ARG_BYTES, &upload_limit, NULL, "largest upload (4G)"},
+        {"--ws-ping-ms", CREST_ARG_STRING, &ping, NULL, "/ws/echo pings after MS (30000; 0 off)"},
+        {"--ws-idle-ms", CREST_ARG_STRING, &idle, NULL, "/ws/echo closes after MS (0: off)"},
+    };
 
     crest_config_defaults(&cfg);
-    int rc = parse_args(&cfg, argc, argv, &root, err);
+    int rc = crest_config_args(&cfg, argc, argv, args, sizeof(args) / sizeof(args[0]), err);
+    if (rc == 0 && !(set_ms(ping, &echo_config.ping_interval_ms) &&
+                     set_ms(idle, &echo_config.idle_timeout_ms)))
+        rc = -EINVAL, strcpy(err, "invalid value for --ws-ping-ms/--ws-idle-ms (ms; 0: off)");
     if (rc != 0) /* 1: --help printed the flags */
         return rc > 0 ? 0 : (fprintf(stderr, "realtime: %s\n", err), 2);
     struct crest_app *app = crest_app_new("realtime", "1.0");
