@@ -149,25 +149,30 @@ static int set_value(int kind, const char *s, void *dst)
 
 /* One flag of either table, as the parser sees it. */
 struct flag {
-    const char *name, *env;
+    const char *name, *env, *help;
     int kind;
-    void *dst;
+    void *dst; /* NULL without a cfg (the usage) */
 };
+
+/* The i-th flag: the engine's first, then the application's. */
+static struct flag flag_at(struct crest_config *cfg, const struct crest_arg *args, size_t i)
+{
+    if (i < N_SERVER) {
+        const struct server_flag *f = &server_flags[i];
+        return (struct flag){f->name, f->env, f->help, f->kind,
+                             cfg ? (char *)cfg + f->offset : NULL};
+    }
+    const struct crest_arg *a = &args[i - N_SERVER];
+    return (struct flag){a->name, a->env, a->help, (int)a->kind, a->value};
+}
 
 static bool find(struct crest_config *cfg, const struct crest_arg *args, size_t n, const char *name,
                  size_t len, struct flag *out)
 {
     for (size_t i = 0; i < N_SERVER + n; i++) {
-        const char *fname = i < N_SERVER ? server_flags[i].name : args[i - N_SERVER].name;
-        if (strlen(fname) != len || strncmp(fname, name, len) != 0)
-            continue;
-        if (i < N_SERVER)
-            *out = (struct flag){fname, server_flags[i].env, server_flags[i].kind,
-                                 (char *)cfg + server_flags[i].offset};
-        else
-            *out = (struct flag){fname, args[i - N_SERVER].env, (int)args[i - N_SERVER].kind,
-                                 args[i - N_SERVER].value};
-        return true;
+        *out = flag_at(cfg, args, i);
+        if (strlen(out->name) == len && strncmp(out->name, name, len) == 0)
+            return true;
     }
     return false;
 }
@@ -177,11 +182,10 @@ static bool find(struct crest_config *cfg, const struct crest_arg *args, size_t 
 static int apply_env(struct crest_config *cfg, const struct crest_arg *args, size_t n, char *err)
 {
     for (size_t i = 0; i < N_SERVER + n; i++) {
-        const char *name = i < N_SERVER ? server_flags[i].name : args[i - N_SERVER].name;
-        struct flag f;
-        if (!find(cfg, args, n, name, strlen(name), &f) || !f.env || !getenv(f.env))
+        struct flag f = flag_at(cfg, args, i);
+        const char *v = f.env ? getenv(f.env) : NULL;
+        if (!v)
             continue;
-        const char *v = getenv(f.env);
         bool off =
             f.kind == CREST_ARG_SWITCH && (!*v || strcmp(v, "0") == 0 || strcmp(v, "false") == 0);
         bool bad =
@@ -222,11 +226,9 @@ static int apply_flags(struct crest_config *cfg, int argc, char **argv,
 CREST_API void crest_config_usage(FILE *out, const struct crest_arg *args, size_t n_args)
 {
     for (size_t i = 0; i < N_SERVER + n_args; i++) {
-        const char *name = i < N_SERVER ? server_flags[i].name : args[i - N_SERVER].name;
-        const char *help = i < N_SERVER ? server_flags[i].help : args[i - N_SERVER].help;
-        const char *env = i < N_SERVER ? server_flags[i].env : args[i - N_SERVER].env;
-        fprintf(out, "  %-30s %s%s%s%s\n", name, help ? help : "", env ? " [env " : "",
-                env ? env : "", env ? "]" : "");
+        struct flag f = flag_at(NULL, args, i);
+        fprintf(out, "  %-30s %s%s%s%s\n", f.name, f.help ? f.help : "", f.env ? " [env " : "",
+                f.env ? f.env : "", f.env ? "]" : "");
     }
 }
 
