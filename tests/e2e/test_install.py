@@ -74,7 +74,7 @@ def build_app(installed, tmp_path, source, *extra):
 def test_installed_files_are_library_header_pc_binary_and_docs(installed):
     files = sorted(str(p.relative_to(installed)) for p in installed.rglob("*") if p.is_file())
     assert files == sorted(["bin/crest", "include/crest.h", "lib/libcrest.a",
-                            "lib/pkgconfig/crest.pc",
+                            "lib/pkgconfig/crest.pc", "lib/crest/crest-hot.ld",
                             *(f"share/crest/docs/{name}" for name in DOCS_FILES)])
 
 
@@ -106,7 +106,8 @@ def test_pkg_config_links_libcrest_alone(installed):
     libs = pkg_config(installed, "--libs")
     assert "-lcrest" in libs
     assert [f for f in libs if f in ("-lsqlite3", "-lpq", "-lpgcommon", "-lpgport")] == []
-    assert not (installed / "lib" / "crest").exists()
+    # no other archive: lib/crest holds the layout script alone
+    assert sorted(p.name for p in (installed / "lib" / "crest").iterdir()) == ["crest-hot.ld"]
     docsdir = pkg_config(installed, "--variable=docsdir")
     assert os.path.realpath(docsdir[0]) == str(installed / "share" / "crest" / "docs")
 
@@ -129,6 +130,36 @@ def test_hello_example_builds_with_pkg_config_and_serves(installed, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def test_static_app_gets_the_hot_code_first(installed, tmp_path):
+    """The layout of docs/dependencies.md ("The code a server runs is laid out together") in an
+    application linked statically the way crest.pc says: every crest_ function that
+    tools/hot-text.py found running sits below every one it did not (the prelinked object's
+    renamed sections, with no option on the application's side), and hot_ld put the listed libc
+    members in .text.crest_hot, ahead of .text."""
+    hot_ld = pkg_config(installed, "--variable=hot_ld")[0]
+    exe = build_app(installed, tmp_path, os.path.join(REPO, "examples", "hello.c"), "-static",
+                    "-Wl,-T," + hot_ld)
+    listed = set()
+    with open(os.path.join(REPO, "tools", "hot-text.txt")) as f:
+        for line in f:
+            m = re.match(r"^section \.text\.(crest_\w+)$", line.strip())
+            if m:
+                listed.add(m.group(1))
+    out = subprocess.run(["nm", str(exe)], check=True, capture_output=True, text=True).stdout
+    funcs = {p[2]: int(p[0], 16) for p in (line.split() for line in out.splitlines())
+             if len(p) == 3 and p[1] in "Tt" and p[2].startswith("crest_")}
+    hot = [a for name, a in funcs.items() if name in listed]
+    cold = [a for name, a in funcs.items() if name not in listed]
+    assert len(hot) > 20 and cold, (len(hot), len(cold))
+    assert max(hot) < min(cold)
+    sections = subprocess.run(["readelf", "-SW", str(exe)], check=True, capture_output=True,
+                              text=True).stdout
+    starts = {m.group(1): int(m.group(2), 16) for m in re.finditer(
+        r"\]\s+(\.text(?:\.crest_hot)?)\s+PROGBITS\s+([0-9a-f]+)", sections)}
+    assert starts[".text.crest_hot"] < starts[".text"], sections
+    assert min(hot) > starts[".text"]
 
 
 def system_sqlite():
