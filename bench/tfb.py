@@ -9,7 +9,9 @@ example's migration (World 10,000 rows, Fortune 12), then VACUUM ANALYZE. Then, 
 - crest, ONE worker (--workers 1, --pool P connections) and FastAPI + uvicorn + asyncpg (1
   process, bench/peers/tfb_fastapi_asyncpg.py, a pool of 10, TechEmpower's way: uvloop, httptools,
   ujson when installed) on the same database: GET /db, /queries?queries=20, /fortunes,
-  /updates?queries=20 under wrk -t1 -cN --latency; goal crest ≥ 10 × the peer on each;
+  /updates?queries=20 under wrk -t1 -cN --latency; goal crest ≥ 10 × the peer on each. Beside
+  it, where each request's CPU went in crest's runs (crest, PostgreSQL, wrk: µs per request) and
+  the ceiling that leaves any server on this machine: all its cores on PostgreSQL and wrk alone;
 - pgbench -S -M prepared -c P -j 1 (select-only, prepared, as many connections as crest's pool)
   on pgbench's own tables (pgbench -i -s 1) in another database of the cluster: goal crest's
   /db ≥ 0.7 × pgbench's transactions/s (pgbench runs where crest runs, on the server's CPU);
@@ -179,6 +181,11 @@ def run_wrk(s, path, seconds, conns, pg_pid=None):
     others = lib.others_cpu(s, before, after) - pg_share
     if "rps" in res and others > lib.NOISY_CPU:
         res["noisy"] = others
+    if "rps" in res and wall > 0 and res["rps"] > 0:
+        # CPU seconds per request of each party: where a request's cost goes (the ceiling)
+        res["cpu_us"] = {"server": (after[2] - before[2]) / wall / res["rps"] * 1e6,
+                         "wrk": (after[3] - before[3]) / wall / res["rps"] * 1e6,
+                         "pg": pg_share / res["rps"] * 1e6 if pg_pid else None}
     return res
 
 
@@ -375,6 +382,7 @@ def report(args, cluster, crest, peer, sqlite, pgbench, rss, lock, notes, busy, 
         lines += ["", "The ceiling of /db on this machine: pgbench's %s tps, with no HTTP at all, "
                   "is %.1f × the peer's /db (the goal asks %d ×)." % (lib.fmt_rps(t), t / f,
                                                                        GOAL_RATIO)]
+    lines += ceiling_lines(crest, peer)
     lines += [
         "",
         "## SQLite beside PostgreSQL (crest, 1 worker)",
@@ -410,6 +418,37 @@ def report(args, cluster, crest, peer, sqlite, pgbench, rss, lock, notes, busy, 
         lines += ["", "Notes:"] + ["- " + n for n in notes]
     lines += ["", "Run time: %.0f s." % seconds_taken]
     return "\n".join(lines) + "\n"
+
+
+def ceiling_lines(crest, peer):
+    """Where the CPU of crest's runs went, per request, and what that leaves for any server: the
+    machine's cores spent on PostgreSQL and wrk alone, at the cost per request they had in the
+    run, answer at most cores ÷ (PostgreSQL's + wrk's CPU per request), with the server under
+    test taking no CPU at all."""
+    cores = os.cpu_count() or 1
+    lines = ["", "## Where a request's CPU goes (crest's runs) and the ceiling it leaves", "",
+             "CPU time per request of each process during crest's runs above (psutil; wrk's from "
+             "its rusage). The ceiling: this machine's %d cores spent only on PostgreSQL and wrk, "
+             "at their cost per request, with the server under test taking no CPU at all." % cores,
+             "The last columns add crest's own cost: all the cores shared by the three at the "
+             "costs measured.",
+             "", "| test | crest µs | PostgreSQL µs | wrk µs | ceiling req/s | ceiling ÷ FastAPI "
+             "| %d × FastAPI within the ceiling? | with crest's cost: req/s | ÷ FastAPI |"
+             % GOAL_RATIO, "|---|---|---|---|---|---|---|---|---|"]
+    for name, path in TESTS:
+        r = crest.r.get(name, {}) if crest else {}
+        u, f = r.get("cpu_us"), rps_of(peer, name)
+        if not u or not u.get("pg"):
+            lines.append("| %s | — | — | — | — | — | — | — | — |" % path)
+            continue
+        ceiling = cores / ((u["pg"] + u["wrk"]) / 1e6)
+        shared = cores / ((u["server"] + u["pg"] + u["wrk"]) / 1e6)
+        lines.append("| %s | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s |" % (
+            path, u["server"], u["pg"], u["wrk"], lib.fmt_rps(ceiling),
+            "%.1f ×" % (ceiling / f) if f else "—",
+            "—" if not f else "yes" if ceiling >= GOAL_RATIO * f else "**no**",
+            lib.fmt_rps(shared), "%.1f ×" % (shared / f) if f else "—"))
+    return lines
 
 
 def shown_path(path):

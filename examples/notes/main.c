@@ -18,9 +18,10 @@ int main(int argc, char **argv)
     crest_config_defaults(&cfg);
     cfg.host = "127.0.0.1", cfg.port = 8000;
     int rc = crest_config_args(&cfg, argc, argv, args, 2, err);
-    struct crest_app *app = rc == 0 ? notes_app_new(db, docs, err) : NULL;
-    if (rc == 0)
-        rc = app ? crest_serve(app, &cfg, err) : -1;
+    if (rc != 0) /* 1: --help printed the flags; a bad command line exits 2, as uvicorn's */
+        return rc > 0 ? 0 : (fprintf(stderr, "notes: %s\n", err), 2);
+    struct crest_app *app = notes_app_new(db, docs, err);
+    rc = app ? crest_serve(app, &cfg, err) : -1;
     if (rc < 0)
         fprintf(stderr, "notes: %s\n", err[0] ? err : "out of memory");
     crest_app_free(app);

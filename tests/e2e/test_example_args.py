@@ -16,6 +16,7 @@ BUILD = os.environ.get("CREST_BUILD", "build")
 # example: (its own flags, as tests and benches pass them; a bad value for one of them)
 EXAMPLES = {
     "hello": ([], None),
+    "notes": (["--db", "--docs-dir"], None),
     "middleware": (["--trust-proxies", "--request-id", "--rate-limit", "--cors", "--gzip",
                     "--bearer", "--noop-hook"], ["--rate-limit", "fast"]),
     "realtime": (["--root", "--tick-ms", "--heartbeat-ms", "--upload-limit", "--ws-ping-ms",
