@@ -1389,7 +1389,11 @@ struct crest_db_config {
     /* Migrations: migrations[i] takes the schema to version i + 1. Applied once, in order, each in
      * a transaction, under a lock (SQLite BEGIN IMMEDIATE, PostgreSQL an advisory lock), so that
      * instances starting together apply each exactly once; versions are recorded in the table
-     * crest_migrations. Append only: a database at version v gets migrations[v..] applied. */
+     * crest_migrations with each script's checksum. Append only: a database at version v gets
+     * migrations[v..] applied, and one whose applied versions were applied from other texts (a
+     * script edited after it ran, another application's migrations) is refused, as a newer
+     * schema is: SQLite at crest_app_add_db (-EPROTO), PostgreSQL with /healthz degraded and the
+     * reason in the log. */
     const char *const *migrations;
     size_t n_migrations;
 };

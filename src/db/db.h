@@ -103,6 +103,19 @@ int db_sqlite_mem_setup(void);
 /* url with its password replaced by "***" (for logs and errors), NUL-terminated in buf. */
 void db_redact_url(const char *url, char *buf, size_t cap);
 
+/* ---- migrate.c ---- */
+enum { DB_CHECKSUM_LEN = 17 }; /* 16 hex digits and the NUL */
+/* A migration script's checksum, as crest_migrations records it. */
+void db_migration_checksum(const char *script, char out[DB_CHECKSUM_LEN]);
+/* Whether the recorded checksum of version is this application's migration's (true for a
+ * version it does not have, and for none recorded). */
+bool db_migration_matches(const struct crest_db *db, int64_t version, const char *checksum);
+/* The refusal's words, in err (CREST_ERR_LEN). */
+void db_migration_mismatch(const struct crest_db *db, int64_t version, char *err);
+/* The UPDATE that records this application's checksums where none is (MEM_DB, *size bytes);
+ * NULL: out of memory. */
+char *db_migrations_adopt_sql(const struct crest_db *db, size_t *size);
+
 /* ---- result.c ---- */
 
 /* Starts r with n_cols columns (names to be set). 0, -ENOMEM. */

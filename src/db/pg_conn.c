@@ -269,14 +269,42 @@ static int send_migration(struct pg_conn *c)
 {
     const struct crest_db *db = c->inst->db;
     const char *script = db->migrations[c->version];
-    size_t len = strlen(script) + 96;
+    size_t len = strlen(script) + 128;
     char *sql = mem_alloc(MEM_DB, len);
     if (!sql)
         return -ENOMEM;
-    snprintf(sql, len, "%s;\nINSERT INTO crest_migrations(version) VALUES (%lld)", script,
-             (long long)c->version + 1);
+    char sum[DB_CHECKSUM_LEN];
+    db_migration_checksum(script, sum);
+    snprintf(sql, len, "%s;\nINSERT INTO crest_migrations(version, checksum) VALUES (%lld, '%s')",
+             script, (long long)c->version + 1, sum);
     int ok = PQsendQuery(c->pq, sql);
     mem_free(MEM_DB, sql, len);
+    return ok ? 0 : -EIO;
+}
+
+/* The lock, the table (and the checksum column a table from before checksums lacks), this
+ * application's checksums where none is recorded (db/migrate.c), and what was applied. */
+static int send_lock(struct pg_conn *c)
+{
+    static const char head[] =
+        "SELECT pg_advisory_lock(" MIGRATION_LOCK ");"
+        "CREATE TABLE IF NOT EXISTS crest_migrations("
+        "version bigint PRIMARY KEY,"
+        " applied_at timestamptz NOT NULL DEFAULT now(), checksum text);"
+        "ALTER TABLE crest_migrations ADD COLUMN IF NOT EXISTS checksum text;";
+    static const char tail[] = ";SELECT version, checksum FROM crest_migrations";
+    size_t adopt_size;
+    char *adopt = db_migrations_adopt_sql(c->inst->db, &adopt_size);
+    size_t len = sizeof(head) + adopt_size + sizeof(tail);
+    char *sql = adopt ? mem_alloc(MEM_DB, len) : NULL;
+    int ok = 0;
+    if (sql) {
+        snprintf(sql, len, "%s%s%s", head, adopt, tail);
+        ok = PQsendQuery(c->pq, sql);
+        mem_free(MEM_DB, sql, len);
+    }
+    if (adopt)
+        mem_free(MEM_DB, adopt, adopt_size);
     return ok ? 0 : -EIO;
 }
 
@@ -285,11 +313,7 @@ static int setup_send(struct pg_conn *c)
     const struct crest_db *db = c->inst->db;
     int ok = 1;
     if (c->setup == PG_SETUP_LOCK)
-        ok = PQsendQuery(c->pq, "SELECT pg_advisory_lock(" MIGRATION_LOCK ");"
-                                "CREATE TABLE IF NOT EXISTS crest_migrations("
-                                "version bigint PRIMARY KEY,"
-                                " applied_at timestamptz NOT NULL DEFAULT now());"
-                                "SELECT coalesce(max(version), 0) FROM crest_migrations");
+        return send_lock(c) ? -EIO : db_pg_conn_flush(c);
     else if (c->setup == PG_SETUP_MIGRATE && c->version < (int64_t)db->n_migrations)
         return send_migration(c) ? -EIO : db_pg_conn_flush(c);
     else
@@ -315,8 +339,14 @@ static void setup_next(struct pg_conn *c)
 {
     struct pg_inst *p = c->inst;
     if (c->setup == PG_SETUP_LOCK) {
-        if (c->version > (int64_t)p->db->n_migrations) {
-            db_log(p->db, "the database's schema is newer than this application's", NULL);
+        if (c->version > (int64_t)p->db->n_migrations || c->refused) {
+            char why[CREST_ERR_LEN];
+            if (c->refused)
+                db_migration_mismatch(p->db, c->refused, why);
+            db_log(p->db,
+                   c->refused ? why : "the database's schema is newer than this application's",
+                   NULL);
+            p->logged_down = true; /* said: not "unreachable" as well */
             db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_QUERY);
             return;
         }
@@ -332,6 +362,20 @@ static void setup_next(struct pg_conn *c)
         c->setup = PG_SETUP_UNLOCK;
     if (setup_send(c) != 0)
         db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_CONNECT);
+}
+
+/* crest_migrations' rows: the schema's version, and the first version applied from another
+ * script than this application's (0: none). */
+static void read_applied(struct pg_conn *c, const PGresult *res)
+{
+    c->version = c->refused = 0;
+    for (int row = 0; row < PQntuples(res); row++) {
+        int64_t v = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+        const char *sum = PQgetisnull(res, row, 1) ? NULL : PQgetvalue(res, row, 1);
+        c->version = v > c->version ? v : c->version;
+        if (!c->refused && !db_migration_matches(c->inst->db, v, sum))
+            c->refused = v;
+    }
 }
 
 static void setup_read(struct pg_conn *c)
@@ -353,9 +397,9 @@ static void setup_read(struct pg_conn *c)
             db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_QUERY);
             return;
         }
-        if (c->setup == PG_SETUP_LOCK && st == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-            strcmp(PQfname(res, 0), "coalesce") == 0)
-            c->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        if (c->setup == PG_SETUP_LOCK && st == PGRES_TUPLES_OK && PQnfields(res) == 2 &&
+            strcmp(PQfname(res, 0), "version") == 0)
+            read_applied(c, res);
         PQclear(res);
     }
 }

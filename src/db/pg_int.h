@@ -47,6 +47,7 @@ struct pg_conn {
     enum pg_state state;
     enum pg_setup setup;
     int64_t version; /* PG_SETUP: the schema's version read under the lock */
+    int64_t refused; /* PG_SETUP: the first version applied from another script (0: none) */
     uint32_t events;
     bool watched;
     struct pg_entry *head, *tail; /* what the server will answer, oldest first */

@@ -548,33 +548,61 @@ static int open_conn(struct crest_db *db, struct sq_conn *c, bool reader, char *
     return rc == SQLITE_OK ? 0 : open_error(db, c->db, err, "configure", rc);
 }
 
-static int schema_version(sqlite3 *conn, int64_t *version)
+/* The schema's version (0: no table) and whether every applied version this application knows
+ * was applied from its script: SQLITE_OK, with *refused set to the first version recorded with
+ * another checksum (0: none) and *unrecorded to whether some version has no checksum (a table
+ * from before checksums, or one without the column at all). */
+static int schema_version(const struct crest_db *db, sqlite3 *conn, int64_t *version,
+                          int64_t *refused, bool *unrecorded)
 {
     sqlite3_stmt *st;
-    *version = 0;
-    int rc = sqlite3_prepare_v2(conn, "SELECT coalesce(max(version), 0) FROM crest_migrations", -1,
-                                &st, NULL);
-    if (rc != SQLITE_OK) /* no such table: version 0 */
-        return sqlite3_exec(conn, "SELECT 1 FROM sqlite_master LIMIT 0", NULL, NULL, NULL);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *version = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
+    *version = *refused = 0;
+    *unrecorded = false;
+    int rc =
+        sqlite3_prepare_v2(conn, "SELECT version, checksum FROM crest_migrations", -1, &st, NULL);
+    if (rc != SQLITE_OK) { /* no table (version 0), or no checksum column (recorded as none) */
+        rc = sqlite3_prepare_v2(conn, "SELECT version, NULL FROM crest_migrations", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return sqlite3_exec(conn, "SELECT 1 FROM sqlite_master LIMIT 0", NULL, NULL, NULL);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        const char *sum = (const char *)sqlite3_column_text(st, 1);
+        *version = v > *version ? v : *version;
+        *unrecorded |= !sum;
+        if (!*refused && !db_migration_matches(db, v, sum))
+            *refused = v;
     }
     sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The table, its checksum column (added to a table from before checksums: SQLite has no ADD
+ * COLUMN IF NOT EXISTS, so "duplicate column" is the answer when it is there) and the checksums
+ * of this application's versions where none is recorded. */
+static int migrations_table(struct crest_db *db, sqlite3 *conn)
+{
+    int rc = sqlite3_exec(conn,
+                          "CREATE TABLE IF NOT EXISTS crest_migrations(version INTEGER PRIMARY KEY,"
+                          " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, checksum TEXT)",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK &&
+        sqlite3_exec(conn, "ALTER TABLE crest_migrations ADD COLUMN checksum TEXT", NULL, NULL,
+                     NULL) != SQLITE_OK &&
+        !strstr(sqlite3_errmsg(conn), "duplicate column"))
+        rc = sqlite3_errcode(conn);
+    size_t size;
+    char *adopt = rc == SQLITE_OK ? db_migrations_adopt_sql(db, &size) : NULL;
+    if (rc == SQLITE_OK)
+        rc = adopt ? sqlite3_exec(conn, adopt, NULL, NULL, NULL) : SQLITE_NOMEM;
+    if (adopt)
+        mem_free(MEM_DB, adopt, size);
     return rc;
 }
 
-static int migrate_locked(struct crest_db *db, sqlite3 *conn, char *err)
+/* The refusals a schema gets: newer than the application, or applied from other scripts. */
+static int refuse(struct crest_db *db, int64_t version, int64_t refused, char *err)
 {
-    int64_t version;
-    int rc = sqlite3_exec(conn,
-                          "CREATE TABLE IF NOT EXISTS crest_migrations(version INTEGER PRIMARY KEY,"
-                          " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-                          NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = schema_version(conn, &version); /* another instance may have migrated meanwhile */
-    if (rc != SQLITE_OK)
-        return open_error(db, conn, err, "migrations", rc);
     if (version > (int64_t)db->n_migrations) {
         if (err)
             snprintf(err, CREST_ERR_LEN,
@@ -582,10 +610,31 @@ static int migrate_locked(struct crest_db *db, sqlite3 *conn, char *err)
                      db->name, (long long)version, db->n_migrations);
         return -EPROTO;
     }
+    if (refused) {
+        if (err)
+            db_migration_mismatch(db, refused, err);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+static int migrate_locked(struct crest_db *db, sqlite3 *conn, char *err)
+{
+    int64_t version, refused;
+    bool unrecorded;
+    int rc = migrations_table(db, conn);
+    if (rc == SQLITE_OK) /* another instance may have migrated meanwhile */
+        rc = schema_version(db, conn, &version, &refused, &unrecorded);
+    if (rc != SQLITE_OK)
+        return open_error(db, conn, err, "migrations", rc);
+    if ((rc = refuse(db, version, refused, err)) != 0)
+        return rc;
     for (; version < (int64_t)db->n_migrations; version++) {
-        char insert[80];
-        snprintf(insert, sizeof(insert), "INSERT INTO crest_migrations(version) VALUES (%lld)",
-                 (long long)version + 1);
+        char insert[128], sum[DB_CHECKSUM_LEN];
+        db_migration_checksum(db->migrations[version], sum);
+        snprintf(insert, sizeof(insert),
+                 "INSERT INTO crest_migrations(version, checksum) VALUES (%lld, '%s')",
+                 (long long)version + 1, sum);
         rc = sqlite3_exec(conn, db->migrations[version], NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(conn, insert, NULL, NULL, NULL);
@@ -603,13 +652,16 @@ static int migrate_locked(struct crest_db *db, sqlite3 *conn, char *err)
  * up-to-date database takes no write lock (a read-only file still opens). */
 static int migrate(struct crest_db *db, sqlite3 *conn, char *err)
 {
-    int64_t version;
+    int64_t version, refused;
+    bool unrecorded;
     if (db->n_migrations == 0)
         return 0;
-    int rc = schema_version(conn, &version);
+    int rc = schema_version(db, conn, &version, &refused, &unrecorded);
     if (rc != SQLITE_OK)
         return open_error(db, conn, err, "migrations", rc);
-    if (version == (int64_t)db->n_migrations)
+    if ((rc = refuse(db, version, refused, err)) != 0)
+        return rc;
+    if (version == (int64_t)db->n_migrations && !unrecorded)
         return 0;
     rc = sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)

@@ -159,6 +159,59 @@ def test_migrations_apply_once_when_three_instances_start_together(tmp_path, db_
         assert srv.stop() == 0
 
 
+def refused_for(srv, backend):
+    """What refusing a database's migrations looks like: SQLite is opened at start, so the
+    application exits with the reason; PostgreSQL is reached in the background, so it serves with
+    /healthz degraded and says why in its log, retrying."""
+    if backend == "sqlite":
+        assert srv.wait(10) == 1
+    else:
+        assert srv.wait_ready(), srv.stderr
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("is not the one" in l for l in srv.stderr):
+            time.sleep(0.05)
+        assert http_get(srv.port, "/healthz")[0] == 503
+        assert srv.stop() == 0
+    why = [line for line in srv.stderr if "migration 1 is not the one applied" in line]
+    assert why and "add a new one" in why[0], srv.stderr
+
+
+def test_an_applied_migration_that_changed_is_refused(tmp_path, db_url, db_backend):
+    """As Flyway: each applied script's checksum is recorded, and an application whose migration
+    1 is not the text applied as version 1 (edited after it ran, or another application's in the
+    same database) is refused instead of served on a schema it did not make. A table from before
+    checksums adopts the application's at its next start."""
+    m1 = ["--migration", "CREATE TABLE m(x integer)"]
+    m2 = ["--migration", "INSERT INTO m VALUES (1)"]
+    edited = ["--migration", "CREATE TABLE m(x integer, y integer)"]
+    srv = start(tmp_path, db_url, *m1, *m2)
+    try:
+        wait_up(srv)
+        status, data = run(srv.port, ("SELECT count(*) AS n FROM crest_migrations "
+                                      "WHERE checksum IS NOT NULL",))
+        assert status == 200 and rows(data) == [[2]], data
+    finally:
+        assert srv.stop() == 0
+    refused_for(start(tmp_path, db_url, *edited, *m2, wait=False), db_backend)
+    # a table as crest wrote it before checksums: the next start records the application's
+    srv = start(tmp_path, db_url, *m1, *m2)
+    try:
+        wait_up(srv)
+        assert run(srv.port, ("ALTER TABLE crest_migrations DROP COLUMN checksum",))[0] == 200
+    finally:
+        assert srv.stop() == 0
+    m3 = ["--migration", "INSERT INTO m VALUES (3)"]
+    srv = start(tmp_path, db_url, *m1, *m2, *m3)
+    try:
+        wait_up(srv)
+        status, data = run(srv.port, ("SELECT version FROM crest_migrations WHERE checksum IS "
+                                      "NOT NULL ORDER BY version",), ("SELECT x FROM m",))
+        assert status == 200 and rows(data, 0) == [[1], [2], [3]] and rows(data, 1) == [[1], [3]]
+    finally:
+        assert srv.stop() == 0
+    refused_for(start(tmp_path, db_url, *edited, *m2, *m3, wait=False), db_backend)
+
+
 def test_acknowledged_writes_survive_kill_9(tmp_path, db_url):
     srv = start(tmp_path, db_url, workers=2)
     acked = []

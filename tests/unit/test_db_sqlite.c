@@ -296,6 +296,12 @@ static void test_migrations_apply_once_and_a_newer_schema_is_refused(void **stat
     assert_int_equal(rc, -EPROTO);
     assert_non_null(strstr(err, "newer"));
     crest_app_free(app);
+    /* migration 2 edited after it ran (or another application's): refused, nothing applied */
+    const char *const edited[] = {m[0], "INSERT INTO m VALUES (20)", m[2]};
+    app = app_on(path("mig.db"), edited, 3, &rc, err);
+    assert_int_equal(rc, -EPROTO);
+    assert_non_null(strstr(err, "migration 2 is not the one applied"));
+    crest_app_free(app);
     const char *const broken[] = {"CREATE TABLE ok(x)", "THIS IS NOT SQL"};
     app = app_on(path("broken.db"), broken, 2, &rc, err);
     assert_int_equal(rc, -EIO);
