@@ -83,10 +83,7 @@ void db_pg_pump(struct pg_inst *p)
         p->waiting = call->next;
         if (!p->waiting)
             p->waiting_tail = NULL;
-        if (db_pg_send(c, call) != 0) {
-            db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_LOST);
-            db_call_finish(call, CREST_DB_UNAVAILABLE);
-        }
+        db_pg_send(c, call);
     }
 }
 
@@ -103,10 +100,7 @@ void db_pg_submit(struct pg_inst *p, struct db_call *call)
         db_call_finish(call, CREST_DB_UNAVAILABLE);
         return;
     }
-    if (db_pg_send(c, call) != 0) {
-        db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_LOST);
-        db_call_finish(call, CREST_DB_UNAVAILABLE);
-    }
+    db_pg_send(c, call);
 }
 
 static int pg_run(void *instance, struct db_call *call)
@@ -253,7 +247,9 @@ static int send_stmt(struct pg_conn *c, struct db_call *call, uint32_t k)
     return ok ? 0 : -EIO;
 }
 
-int db_pg_send(struct pg_conn *c, struct db_call *call)
+/* The call's statements into libpq's buffer, an entry for each on c: -ENOMEM with nothing sent,
+ * -EIO when c is out of step with the server (part of the call sent, or libpq refused it). */
+static int send_stmts(struct pg_conn *c, struct db_call *call)
 {
     struct db_alloc a = db_call_alloc(call);
     call->results = a.alloc(a.ctx, call->n * sizeof(*call->results));
@@ -265,16 +261,33 @@ int db_pg_send(struct pg_conn *c, struct db_call *call)
         if (rc == -EINVAL && call->status == CREST_DB_OK)
             call->status = CREST_DB_INVALID; /* its Sync still goes out: the answer comes there */
         else if (rc)
-            return rc;
+            return -EIO;
     }
-    if (!entry_new(c, call, PG_SYNC) || !PQpipelineSync(c->pq))
-        return -EIO;
+    return 0;
+}
+
+/* A failure is answered once: here until the call's Sync entry is on c, by c from then on
+ * (db_pg_conn_lost answers every call on c). The connection is given up on before the answer,
+ * so that the callback may start a new call on this pool. */
+void db_pg_send(struct pg_conn *c, struct db_call *call)
+{
+    int rc = send_stmts(c, call);
+    if (rc == 0 && !entry_new(c, call, PG_SYNC))
+        rc = -EIO;
+    if (rc != 0) {
+        if (rc != -ENOMEM)
+            db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_LOST);
+        db_call_finish(call, CREST_DB_UNAVAILABLE);
+        return;
+    }
     c->calls++;
     call->start_us = c->inst->loop->now_us; /* its timeout counts from now */
     db_pg_conn_state(c, PG_READY);
-    int rc = db_pg_conn_flush(c);
+    if (!PQpipelineSync(c->pq) || db_pg_conn_flush(c) != 0) {
+        db_pg_conn_lost(c, CREST_DB_UNAVAILABLE, OBS_DB_ERR_LOST);
+        return;
+    }
     db_pg_conn_arm_timer(c);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------------

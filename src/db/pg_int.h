@@ -88,8 +88,9 @@ bool db_pg_any_ready(const struct pg_inst *p);
 bool db_pg_any_connecting(const struct pg_inst *p);
 /* Hands waiting calls to connections that can take them. */
 void db_pg_pump(struct pg_inst *p);
-/* Sends a call's statements and its Sync on a ready connection. -EIO, -ENOMEM. */
-int db_pg_send(struct pg_conn *c, struct db_call *call);
+/* Sends a call's statements and its Sync on a ready connection. The call is answered once
+ * whatever happens: a connection that fails is given up on (db_pg_conn_lost). */
+void db_pg_send(struct pg_conn *c, struct db_call *call);
 /* One result of the server for the entry at the head of c's queue. */
 void db_pg_take(struct pg_conn *c, struct pg_entry *e, PGresult *res);
 /* Forgets c's prepared statements (a new connection has none). */

@@ -110,7 +110,13 @@ def test_every_request_path_allocation_failure_is_answered(tmp_path):
     injected, quiet_runs, n = 0, 0, first
     while quiet_runs < 20 and n < first + 600:
         srv = start(tmp_path, n)
-        assert srv.wait_ready(), (n, srv.stderr[-5:])
+        if not srv.wait_ready():
+            # the bisection's N is where start-up first survives, not where its allocations end:
+            # SQLite does without some of them (a cache), so a later one may still fail start-up,
+            # which must then be refused cleanly, as in the test above
+            assert srv.stop() == 1 and srv.stderr, (n, srv.stderr[-5:])
+            n += 1
+            continue
         try:
             statuses = run_scenario(srv.port)
             hit = any(s in (500, 503, "closed") for s in statuses)
