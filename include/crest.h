@@ -73,7 +73,9 @@ struct crest_config {
     bool quiet;                    /* no startup report */
     /* Memory budget (0: none). What crest holds once the worker start hooks ran is the baseline;
      * each worker may allocate an equal share of the rest, and a request that would take it past
-     * its share is answered 503 {"detail":"Server over memory budget"} with Retry-After: 1. */
+     * its share is answered 503 {"detail":"Server over memory budget"} with Retry-After: 1.
+     * Work the database has done is not refused: a committed write's rows and its callback's
+     * answer are allocated past the share (counted all the same), never answered 503. */
     uint64_t memory_limit_bytes;
     uint32_t log_memory_ms; /* a "[memory] …" line on stdout this often; 0: never */
     bool access_log;        /* one line per response on stdout */

@@ -37,6 +37,7 @@ struct db_call {
     struct crest_db_result *results; /* n of them, from the allocator the backend fills them with */
     uint64_t start_us;
     bool abandoned; /* answered already (timed out): what comes later is dropped */
+    bool wrote;     /* a statement changed data: once committed, its answer must go out */
     void *heap;     /* SQLite's writer: the arena the results live in until copied */
     void *worker;   /* the backend's instance that made it */
 };

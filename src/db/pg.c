@@ -408,7 +408,12 @@ void db_pg_take(struct pg_conn *c, struct pg_entry *e, PGresult *res)
     if (call->status != CREST_DB_OK || call->abandoned)
         return;
     if (ok && e->what == PG_QUERY) {
+        /* the rows move out of libpq's result, freed next: refusing them over the budget would
+         * not stop the call's transaction from committing at its Sync */
+        call->wrote |= strncmp(PQcmdStatus(res), "SELECT", 6) != 0;
+        mem_budget_waive(true);
         call->status = read_rows(call, e->stmt, res);
+        mem_budget_waive(false);
     } else if (!ok && st != PGRES_PIPELINE_ABORTED) {
         call->status = status_of(res);
         obs_db_error(c->inst->stats, c->inst->db->obs, OBS_DB_ERR_QUERY);

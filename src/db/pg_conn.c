@@ -438,16 +438,36 @@ static void call_synced(struct pg_conn *c, struct pg_entry *e)
     if (!call->abandoned)
         obs_db_query(p->stats, p->db->obs, net_loop_clock_us(p->loop) - call->start_us);
     db_pg_conn_state(c, PG_READY);
+    bool committed = call->wrote && call->status == CREST_DB_OK; /* its answer must go out */
+    if (committed)
+        mem_budget_waive(true);
     db_call_finish(call, CREST_DB_OK);
+    if (committed)
+        mem_budget_waive(false);
     if (!p->db->pipeline)
         db_pg_pump(p); /* the connection is free for the next waiting call */
 }
 
+/* The server's answers to calls already sent are read whatever the budget says: a refusal would
+ * not undo a transaction that commits at its Sync, only hide that it did. NULL when the next
+ * result is not all here (*busy) or at the end of a statement's results. */
+static PGresult *next_result(struct pg_conn *c, bool *busy)
+{
+    mem_budget_waive(true);
+    *busy = PQisBusy(c->pq);
+    PGresult *res = *busy ? NULL : PQgetResult(c->pq);
+    mem_budget_waive(false);
+    return res;
+}
+
 static void serve_read(struct pg_conn *c)
 {
-    while (c->state == PG_READY && c->head && !PQisBusy(c->pq)) {
+    bool busy = false;
+    while (c->state == PG_READY && c->head) {
         struct pg_entry *e = c->head;
-        PGresult *res = PQgetResult(c->pq);
+        PGresult *res = next_result(c, &busy);
+        if (busy)
+            break;
         if (!res) { /* the end of a Parse's or a statement's results */
             if (e->what == PG_SYNC)
                 break; /* not here yet */
@@ -483,7 +503,10 @@ static void conn_on_event(struct net_watch *w, uint32_t events)
     }
     if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         return;
-    if (!PQconsumeInput(c->pq)) {
+    mem_budget_waive(true); /* see next_result */
+    int read = PQconsumeInput(c->pq);
+    mem_budget_waive(false);
+    if (!read) {
         db_pg_conn_lost(c, CREST_DB_UNAVAILABLE,
                         c->state == PG_READY ? OBS_DB_ERR_LOST : OBS_DB_ERR_CONNECT);
         return;

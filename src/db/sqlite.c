@@ -462,7 +462,11 @@ static void on_written(struct net_watch *nw, uint32_t events)
         struct db_call *call = list;
         list = call->next;
         struct crest_db_result *from = call->results;
-        if (call->status == CREST_DB_OK) {
+        /* committed: its rows and its answer go out whatever the budget says, or the client is
+         * told a write failed that is in the database (the bytes move from the heap just freed) */
+        bool committed = call->status == CREST_DB_OK;
+        if (committed) {
+            mem_budget_waive(true);
             struct db_alloc a = db_call_alloc(call);
             if (db_results_copy(&call->results, from, call->n, &a) != 0)
                 call->status = CREST_DB_UNAVAILABLE;
@@ -470,6 +474,8 @@ static void on_written(struct net_watch *nw, uint32_t events)
         db_heap_free(call->heap);
         call->heap = NULL;
         finish(w, call, CREST_DB_OK);
+        if (committed)
+            mem_budget_waive(false);
     }
 }
 

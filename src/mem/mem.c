@@ -39,6 +39,7 @@ struct slot {
 static struct slot slots[MEM_MAX_SLOTS];
 static _Thread_local unsigned my_slot;
 static _Thread_local bool last_refusal_was_budget;
+static _Thread_local unsigned budget_waived; /* mem_budget_waive's depth on this thread */
 static _Atomic uint64_t budget_limit;
 
 static const char *const tag_names[] = {
@@ -124,7 +125,7 @@ static inline bool admit(size_t n)
     }
     int64_t share = atomic_load_explicit(&s->share, memory_order_relaxed);
     int64_t live = atomic_load_explicit(&s->live_total, memory_order_relaxed);
-    if (share == 0 || (n <= (size_t)share && live <= share - (int64_t)n)) {
+    if (share == 0 || budget_waived || (n <= (size_t)share && live <= share - (int64_t)n)) {
         last_refusal_was_budget = false;
         return true;
     }
@@ -370,6 +371,11 @@ int64_t mem_budget_room(void)
     if (share == 0)
         return INT64_MAX;
     return share - atomic_load_explicit(&s->live_total, memory_order_relaxed);
+}
+
+void mem_budget_waive(bool on)
+{
+    budget_waived += on ? 1u : (budget_waived ? -1u : 0u);
 }
 
 bool mem_refused_by_budget(void)

@@ -103,6 +103,10 @@ uint64_t mem_budget_limit(void);
 /* Bytes this thread may still allocate (INT64_MAX without a budget): for refusing a large body
  * before buffering it. */
 int64_t mem_budget_room(void);
+/* Waives the budget on this thread until the matching mem_budget_waive(false) (they nest): for
+ * answering work the process can no longer refuse, such as a write already committed, whose
+ * answer must go out. Allocations are still counted, and still fail when malloc does. */
+void mem_budget_waive(bool on);
 /* Whether this thread's last refused allocation was the budget's doing (not malloc's). */
 bool mem_refused_by_budget(void);
 

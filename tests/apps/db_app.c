@@ -181,6 +181,8 @@ int main(int argc, char **argv)
             cfg.workers = (unsigned)atoi(v);
         else if (strcmp(argv[i], "--db") == 0)
             dbc.url = v;
+        else if (strcmp(argv[i], "--memory-limit") == 0)
+            cfg.memory_limit_bytes = strtoull(v, NULL, 10);
         else if (strcmp(argv[i], "--timeout-ms") == 0)
             dbc.timeout_ms = (uint32_t)atoi(v);
         else if (strcmp(argv[i], "--migration") == 0 && dbc.n_migrations < MAX_MIGRATIONS)

@@ -155,6 +155,17 @@ static void test_budget_keeps_a_workers_chunk_bytes_within_its_share(void **stat
     assert_null(mem_realloc(MEM_BODY, blocks[0], BLOCK, SHARE)); /* growth past it: refused */
     assert_true(mem_refused_by_budget());
     assert_int_equal(stats_of(MEM_BODY).live_bytes - before.live_bytes, live); /* still counted */
+    /* waived (nested), for the answer of a write already committed: admitted and counted */
+    mem_budget_waive(true);
+    mem_budget_waive(true);
+    mem_budget_waive(false);
+    void *over = mem_alloc(MEM_BODY, BLOCK);
+    assert_non_null(over);
+    assert_int_equal(stats_of(MEM_BODY).live_bytes - before.live_bytes,
+                     live + (int64_t)mem_block_bytes(over));
+    mem_budget_waive(false);
+    assert_null(mem_alloc(MEM_BODY, BLOCK)); /* the budget is back */
+    mem_free(MEM_BODY, over, BLOCK);
     while (n_blocks)
         mem_free(MEM_BODY, blocks[--n_blocks], BLOCK);
     assert_int_equal(stats_of(MEM_BODY).live_bytes, before.live_bytes);
