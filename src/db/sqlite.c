@@ -8,8 +8,8 @@
  *   all of it), each call inside a savepoint of its own, so one call's failure rolls back that
  *   call only. Results are built in a heap arena of the call's; the worker, woken through an
  *   eventfd in its loop, copies them into the request's arena and calls back: after COMMIT.
- *   Another process holding the write lock stalls the writer thread only, for timeout_ms at most
- *   (busy_timeout), after which its calls are answered CREST_DB_TIMEOUT.
+ *   Another process holding the write lock stalls the writer thread only; each call waits for it
+ *   timeout_ms at most from its crest_db_run, and is answered CREST_DB_TIMEOUT then.
  * ":memory:" is one private database per worker: everything runs on the worker. The test client's
  * worker has no loop, so its writes run on the writer connection in the caller's thread. */
 #include "db/db.h"
@@ -334,31 +334,6 @@ static void batch_call(struct crest_db *db, struct sq_conn *c, struct db_call *c
         (void)exec(c, "RELEASE crest_call");
 }
 
-/* One transaction for the whole batch: one fsync acknowledges every call in it. Calls that
- * waited past timeout_ms in the queue are answered without running. */
-static void run_batch(struct crest_db *db, struct sq_shared *sh, struct db_call *batch)
-{
-    uint64_t now = db_now_us(), limit = (uint64_t)db->timeout_ms * 1000;
-    pthread_mutex_lock(&sh->conn_lock);
-    int rc = exec(&sh->writer, "BEGIN IMMEDIATE"); /* waits up to timeout_ms for the lock */
-    for (struct db_call *call = batch; call; call = call->next) {
-        if (rc != SQLITE_OK)
-            call->status = status_of(rc);
-        else if (now - call->start_us > limit)
-            call->status = CREST_DB_TIMEOUT;
-        else
-            batch_call(db, &sh->writer, call);
-    }
-    if (rc == SQLITE_OK && (rc = exec(&sh->writer, "COMMIT")) != SQLITE_OK) {
-        db_log(db, "commit failed", sqlite3_errmsg(sh->writer.db));
-        (void)exec(&sh->writer, "ROLLBACK");
-        for (struct db_call *call = batch; call; call = call->next)
-            if (call->status == CREST_DB_OK)
-                call->status = status_of(rc);
-    }
-    pthread_mutex_unlock(&sh->conn_lock);
-}
-
 /* Hands each call back to the worker that made it, and wakes that worker's loop. */
 static void post_batch(struct sq_shared *sh, struct db_call *batch)
 {
@@ -382,6 +357,65 @@ static void post_batch(struct sq_shared *sh, struct db_call *batch)
     pthread_mutex_unlock(&sh->lock);
 }
 
+/* Takes the write lock for the batch, waiting no longer than its oldest call still may: a call
+ * whose timeout_ms passes while another process holds the lock is answered CREST_DB_TIMEOUT then
+ * (handed back at once), not when the lock comes, and the others wait on. SQLITE_OK with the lock
+ * for the calls left in *batch, or the error that answers them. */
+static int begin_batch(struct crest_db *db, struct sq_shared *sh, struct db_call **batch)
+{
+    uint64_t limit = (uint64_t)db->timeout_ms * 1000;
+    for (;;) {
+        uint64_t now = db_now_us(), wait_us = limit;
+        struct db_call *expired = NULL;
+        for (struct db_call **at = batch; *at;) {
+            struct db_call *call = *at;
+            uint64_t waited = now > call->start_us ? now - call->start_us : 0;
+            if (waited < limit) {
+                wait_us = limit - waited < wait_us ? limit - waited : wait_us;
+                at = &call->next;
+                continue;
+            }
+            *at = call->next;
+            call->status = CREST_DB_TIMEOUT;
+            call->next = expired;
+            expired = call;
+        }
+        if (expired)
+            post_batch(sh, expired);
+        if (!*batch)
+            return SQLITE_BUSY;
+        sqlite3_busy_timeout(sh->writer.db, (int)((wait_us + 999) / 1000));
+        int rc = exec(&sh->writer, "BEGIN IMMEDIATE");
+        sqlite3_busy_timeout(sh->writer.db, (int)db->timeout_ms);
+        if ((rc & 0xff) != SQLITE_BUSY)
+            return rc;
+        if (db_now_us() - now < wait_us)
+            usleep(1000); /* refused without waiting (a recovery): no busy loop */
+    }
+}
+
+/* One transaction for the whole batch: one fsync acknowledges every call in it. *batch is left
+ * with the calls still to hand back (begin_batch hands back those that timed out). */
+static void run_batch(struct crest_db *db, struct sq_shared *sh, struct db_call **batch)
+{
+    pthread_mutex_lock(&sh->conn_lock);
+    int rc = begin_batch(db, sh, batch);
+    for (struct db_call *call = *batch; call; call = call->next) {
+        if (rc != SQLITE_OK)
+            call->status = status_of(rc);
+        else
+            batch_call(db, &sh->writer, call);
+    }
+    if (rc == SQLITE_OK && (rc = exec(&sh->writer, "COMMIT")) != SQLITE_OK) {
+        db_log(db, "commit failed", sqlite3_errmsg(sh->writer.db));
+        (void)exec(&sh->writer, "ROLLBACK");
+        for (struct db_call *call = *batch; call; call = call->next)
+            if (call->status == CREST_DB_OK)
+                call->status = status_of(rc);
+    }
+    pthread_mutex_unlock(&sh->conn_lock);
+}
+
 static void *writer_main(void *arg)
 {
     struct crest_db *db = arg;
@@ -395,7 +429,7 @@ static void *writer_main(void *arg)
         struct db_call *batch = sh->queue;
         sh->queue = sh->queue_tail = NULL;
         pthread_mutex_unlock(&sh->lock);
-        run_batch(db, sh, batch);
+        run_batch(db, sh, &batch);
         post_batch(sh, batch);
         pthread_mutex_lock(&sh->lock);
     }

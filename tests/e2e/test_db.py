@@ -320,6 +320,43 @@ def test_a_held_sqlite_write_lock_stalls_no_worker(tmp_path, db_url):
         assert srv.stop() == 0
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"])
+def test_each_write_behind_a_held_lock_waits_its_own_timeout(tmp_path, db_url):
+    """Writes queued behind another process's lock: each is answered 503 when its own timeout
+    passes (not when an earlier one's wait ends, nor when the lock comes), and one whose timeout
+    has not passed when the lock is released is written."""
+    srv = start(tmp_path, db_url, "--timeout-ms", "1000")
+    try:
+        run(srv.port, (SCHEMA,))
+        holder = sqlite3.connect(db_url, isolation_level=None, timeout=5)
+        holder.execute("BEGIN IMMEDIATE")
+        results = {}
+
+        def write(i):
+            t0 = time.monotonic()
+            status = run(srv.port, ("INSERT INTO t(id, name) VALUES ($1, $2)", [i, f"n{i}"]))[0]
+            results[i] = (status, time.monotonic() - t0)
+
+        threads, prev = [], 0.0
+        for i, at in ((1, 0.0), (2, 0.4), (3, 1.4)):  # sent at these times; the lock: 0 to 2.0 s
+            time.sleep(at - prev)
+            prev = at
+            threads.append(threading.Thread(target=write, args=(i,)))
+            threads[-1].start()
+        time.sleep(2.0 - prev)
+        holder.execute("COMMIT")
+        for t in threads:
+            t.join(10)
+        holder.close()
+        for i in (1, 2):
+            status, seconds = results[i]
+            assert status == 503 and 0.9 <= seconds < 1.35, (i, results)
+        assert results[3][0] == 200, results
+        assert [r[0] for r in rows(run(srv.port, ("SELECT id FROM t",))[1])] == [3]
+    finally:
+        assert srv.stop() == 0
+
+
 @pytest.mark.parametrize("db_backend", ["postgresql"])
 def test_a_down_server_is_degraded_and_its_password_never_logged(tmp_path, db_backend):
     url = f"postgresql://someone:s3cret-pw@127.0.0.1:{free_port()}/nowhere"
