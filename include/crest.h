@@ -115,8 +115,9 @@ struct crest_arg {
     const char *help; /* one line for --help */
 };
 /* cfg holds the defaults (crest_config_defaults, then the application's own). 0; 1 after
- * printing the usage to stdout for --help or -h (exit 0); -EINVAL with one line in err naming
- * the unknown flag, the missing or bad value, or the environment variable (exit 2). */
+ * printing the usage to stdout for --help or -h (exit 0), the engine's flags with cfg's values
+ * as their defaults (an application's own help text says its own); -EINVAL with one line in err
+ * naming the unknown flag, the missing or bad value, or the environment variable (exit 2). */
 CREST_API CREST_MUST_CHECK int crest_config_args(struct crest_config *cfg, int argc, char **argv,
                                                  const struct crest_arg *args, size_t n_args,
                                                  char err[CREST_ERR_LEN]);

@@ -28,38 +28,38 @@ struct server_flag {
     size_t offset; /* into struct crest_config */
     const char *env;
     const char *help;
+    const char *zero; /* what a value of 0 means, for --help ("none", "off") */
 };
 
 #define CFG(field) offsetof(struct crest_config, field)
 static const struct server_flag server_flags[] = {
-    {"--host", CREST_ARG_STRING, CFG(host), "HOST", "address to listen on (default 0.0.0.0)"},
-    {"--port", K_PORT, CFG(port), "PORT", "port to listen on (default 8080)"},
-    {"--workers", CREST_ARG_COUNT, CFG(workers), "CREST_WORKERS",
-     "worker threads, at most 255 (default: online CPUs)"},
-    {"--backlog", K_INT, CFG(backlog), NULL, "listen backlog (default 2048)"},
+    {"--host", CREST_ARG_STRING, CFG(host), "HOST", "address to listen on", NULL},
+    {"--port", K_PORT, CFG(port), "PORT", "port to listen on", NULL},
+    {"--workers", CREST_ARG_COUNT, CFG(workers), "CREST_WORKERS", "worker threads, at most 255",
+     "online CPUs"},
+    {"--backlog", K_INT, CFG(backlog), NULL, "listen backlog", NULL},
     {"--timeout-keep-alive", CREST_ARG_SECONDS, CFG(keepalive_timeout_ms), NULL,
-     "close idle keep-alive connections after SECONDS (default 5)"},
+     "close idle keep-alive connections after SECONDS", NULL},
     {"--timeout-header", CREST_ARG_SECONDS, CFG(header_timeout_ms), NULL,
-     "request line and headers must arrive within SECONDS, else 408 (default 10)"},
+     "request line and headers must arrive within SECONDS, else 408", NULL},
     {"--timeout-body", CREST_ARG_SECONDS, CFG(body_timeout_ms), NULL,
-     "max SECONDS between body reads or response writes (default 30)"},
+     "max SECONDS between body reads or response writes", NULL},
     {"--timeout-graceful-shutdown", CREST_ARG_SECONDS, CFG(shutdown_timeout_ms), NULL,
-     "on SIGTERM/SIGINT, drain for at most SECONDS (default 10)"},
+     "on SIGTERM/SIGINT, drain for at most SECONDS", NULL},
     {"--max-head-bytes", K_BYTES32, CFG(max_head_bytes), NULL,
-     "request line + headers limit (default 16K; 414/431 past it)"},
-    {"--max-headers", CREST_ARG_COUNT, CFG(max_headers), NULL,
-     "header count limit (default 100; 431)"},
-    {"--max-body-bytes", K_BYTES32, CFG(max_body_bytes), NULL,
-     "request body limit (default 1M; 413)"},
-    {"--quiet", CREST_ARG_SWITCH, CFG(quiet), NULL, "no startup report"},
+     "request line + headers limit (414/431 past it)", NULL},
+    {"--max-headers", CREST_ARG_COUNT, CFG(max_headers), NULL, "header count limit (431 past it)",
+     NULL},
+    {"--max-body-bytes", K_BYTES32, CFG(max_body_bytes), NULL, "request body limit (413 past it)",
+     NULL},
+    {"--quiet", CREST_ARG_SWITCH, CFG(quiet), NULL, "no startup report", NULL},
     {"--memory-limit", CREST_ARG_BYTES, CFG(memory_limit_bytes), "CREST_MEMORY_LIMIT",
-     "memory budget, e.g. 64M: past it requests get 503 (default none)"},
+     "memory budget, e.g. 64M: past it requests get 503", "none"},
     {"--log-memory", CREST_ARG_SECONDS, CFG(log_memory_ms), NULL,
-     "print a [memory] line (RSS, tracked, top tags) every SECONDS, e.g. 10s (default off)"},
-    {"--access-log", CREST_ARG_SWITCH, CFG(access_log), NULL,
-     "one line per response on stdout (default off)"},
-    {"--log-format", K_LOG_FORMAT, CFG(log_format), NULL,
-     "access log lines: text or json (default text)"},
+     "print a [memory] line (RSS, tracked, top tags) every SECONDS, e.g. 10s", "off"},
+    {"--access-log", CREST_ARG_SWITCH, CFG(access_log), NULL, "one line per response on stdout",
+     NULL},
+    {"--log-format", K_LOG_FORMAT, CFG(log_format), NULL, "access log lines: text or json", NULL},
 };
 #define N_SERVER (sizeof(server_flags) / sizeof(server_flags[0]))
 
@@ -223,13 +223,72 @@ static int apply_flags(struct crest_config *cfg, int argc, char **argv,
     return 0;
 }
 
-CREST_API void crest_config_usage(FILE *out, const struct crest_arg *args, size_t n_args)
+/* A value as its flag takes it ("16K", "0.5"), or zero's meaning; "" when there is nothing to say
+ * (a switch that is off, an unset string, a 0 with no meaning). */
+static void value_text(int kind, const void *v, const char *zero, char *buf, size_t size)
+{
+    uint64_t n = 0;
+    *buf = '\0';
+    switch (kind) {
+    case CREST_ARG_STRING:
+        if (*(const char *const *)v)
+            snprintf(buf, size, "%s", *(const char *const *)v);
+        return;
+    case CREST_ARG_SWITCH:
+        return;
+    case K_LOG_FORMAT:
+        snprintf(buf, size, "%s", *(const uint8_t *)v == CREST_LOG_JSON ? "json" : "text");
+        return;
+    case CREST_ARG_SECONDS:
+        if (*(const uint32_t *)v)
+            snprintf(buf, size, "%g", *(const uint32_t *)v / 1000.0);
+        else if (zero)
+            snprintf(buf, size, "%s", zero);
+        return;
+    case K_PORT:
+        n = *(const uint16_t *)v;
+        break;
+    case K_INT:
+        n = (uint64_t) * (const int *)v;
+        break;
+    case CREST_ARG_BYTES:
+        n = *(const uint64_t *)v;
+        break;
+    default: /* CREST_ARG_COUNT, K_BYTES32 */
+        n = *(const uint32_t *)v;
+        break;
+    }
+    if (!n) {
+        snprintf(buf, size, "%s", zero ? zero : "");
+        return;
+    }
+    static const char *const units[] = {"", "K", "M", "G"};
+    unsigned unit = 0;
+    while ((kind == CREST_ARG_BYTES || kind == K_BYTES32) && unit < 3 && n % 1024 == 0)
+        n /= 1024, unit++;
+    snprintf(buf, size, "%llu%s", (unsigned long long)n, units[unit]);
+}
+
+/* One line a flag; the engine's with the default that holds when it is not given: cfg's value
+ * as the application left it before parsing (an application's help says its own). */
+static void usage(FILE *out, struct crest_config *cfg, const struct crest_arg *args, size_t n_args)
 {
     for (size_t i = 0; i < N_SERVER + n_args; i++) {
-        struct flag f = flag_at(NULL, args, i);
-        fprintf(out, "  %-30s %s%s%s%s\n", f.name, f.help ? f.help : "", f.env ? " [env " : "",
+        struct flag f = flag_at(cfg, args, i);
+        char now[64] = "";
+        if (f.dst && i < N_SERVER) /* an application's help says its own default */
+            value_text(f.kind, f.dst, i < N_SERVER ? server_flags[i].zero : NULL, now, sizeof(now));
+        fprintf(out, "  %-30s %s%s%s%s%s%s%s\n", f.name, f.help ? f.help : "",
+                *now ? " (default " : "", now, *now ? ")" : "", f.env ? " [env " : "",
                 f.env ? f.env : "", f.env ? "]" : "");
     }
+}
+
+CREST_API void crest_config_usage(FILE *out, const struct crest_arg *args, size_t n_args)
+{
+    struct crest_config defaults;
+    crest_config_defaults(&defaults);
+    usage(out, &defaults, args, n_args);
 }
 
 CREST_API int crest_config_args(struct crest_config *cfg, int argc, char **argv,
@@ -239,7 +298,7 @@ CREST_API int crest_config_args(struct crest_config *cfg, int argc, char **argv,
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: %s [options]\n\noptions:\n", argv[0]);
-            crest_config_usage(stdout, args, n_args);
+            usage(stdout, cfg, args, n_args);
             return 1;
         }
     }

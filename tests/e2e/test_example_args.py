@@ -37,6 +37,15 @@ def run(name, *args, env=None, cwd=None):
                           capture_output=True, text=True, timeout=10)
 
 
+def test_help_shows_the_defaults_the_application_set(tmp_path):
+    """notes listens on 127.0.0.1:8000 unless told otherwise: its --help says so, not 0.0.0.0."""
+    lines = {line.split()[0]: line for line in run("notes", "--help", cwd=tmp_path).stdout
+             .splitlines() if line.startswith("  --")}
+    assert "(default 127.0.0.1)" in lines["--host"], lines["--host"]
+    assert "(default 8000)" in lines["--port"], lines["--port"]
+    assert "(default 1M)" in lines["--max-body-bytes"] and "(default none)" in lines["--memory-limit"]
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_help_lists_the_engine_flags_and_the_examples_own(name, tmp_path):
     r = run(name, "--help", cwd=tmp_path)
