@@ -327,7 +327,10 @@ enum crest_ctype {
     CREST_C_STRUCT, /* the nested model's struct (object's size) */
 };
 /* An array member: n items of the item field's C type (int64_t, struct crest_str, a nested
- * model's struct...), contiguous. */
+ * model's struct...), contiguous. The item field names no member, so its C type comes from its
+ * type (or its .ctype, if set):
+ *     static const struct crest_field tag_item = {.type = CREST_TYPE_OBJECT, .object = &tag};
+ *     CREST_ARRAY(struct post, tags, &tag_item)   (tags.items: struct tag[]) */
 struct crest_array {
     const void *items;
     size_t n;

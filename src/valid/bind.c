@@ -157,7 +157,7 @@ static int bad_field(const struct crest_schema *s, const struct crest_field *f, 
 }
 
 static int check_field(const struct crest_schema *s, const struct crest_field *f, char *err,
-                       unsigned depth);
+                       unsigned depth, bool item);
 
 static int check_rules(const struct crest_schema *s, const struct crest_field *f, char *err)
 {
@@ -188,13 +188,17 @@ static int check_rules(const struct crest_schema *s, const struct crest_field *f
     return 0;
 }
 
+/* An array's item rule (item) names no member of s: where its values go is the array's, so only
+ * its C type is checked, not its place in s. */
 static int check_field(const struct crest_schema *s, const struct crest_field *f, char *err,
-                       unsigned depth)
+                       unsigned depth, bool item)
 {
     int rc = check_rules(s, f, err);
     if (rc)
         return rc;
-    if (s->size && f->ctype) {
+    if (s->size && f->ctype && item && !ctype_fits(f))
+        return bad_field(s, f, "is an item whose C type its type cannot fill", err);
+    if (s->size && f->ctype && !item) {
         if (!ctype_fits(f))
             return bad_field(s, f, "is bound to a member whose C type its type cannot fill", err);
         if (f->at + valid_bind_size(f) > s->size)
@@ -203,7 +207,7 @@ static int check_field(const struct crest_schema *s, const struct crest_field *f
     if (f->items) {
         if (s->size && f->ctype && !valid_bind_size(f->items))
             return bad_field(s, f, "has items no C type holds (an object that is no model)", err);
-        rc = check_field(s, f->items, err, depth + 1);
+        rc = check_field(s, f->items, err, depth + 1, true);
     }
     if (!rc && f->object)
         rc = valid_bind_check_schema(f->object, err, depth + 1);
@@ -223,7 +227,7 @@ int valid_bind_check_schema(const struct crest_schema *s, char *err, unsigned de
         return -EINVAL;
     }
     for (size_t i = 0; i < s->n_fields; i++) {
-        int rc = check_field(s, &s->fields[i], err, depth);
+        int rc = check_field(s, &s->fields[i], err, depth, false);
         if (rc)
             return rc;
     }

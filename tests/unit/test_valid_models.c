@@ -727,6 +727,36 @@ static void refused(const struct crest_schema *body, const char *why)
     crest_app_free(app);
 }
 
+/* An item rule that says its C type (a nested model's struct, bigger than the struct that holds
+ * the array) is no member of that struct: accepted, and bound as without it. */
+struct triple {
+    int64_t a, b, c;
+};
+static const struct crest_field triple_fields[] = {CREST_INTEGER(struct triple, a),
+                                                   CREST_INTEGER(struct triple, b),
+                                                   CREST_INTEGER(struct triple, c)};
+static const struct crest_schema triple_model =
+    CREST_SCHEMA("Triple", triple_fields, CREST_MODEL(struct triple));
+struct triples {
+    struct crest_array items;
+};
+static const struct crest_field triple_rule = {
+    .type = CREST_TYPE_OBJECT, .object = &triple_model, .ctype = CREST_C_STRUCT};
+static const struct crest_field triples_fields[] = {
+    CREST_ARRAY(struct triples, items, &triple_rule, .required = true)};
+static const struct crest_schema triples_model =
+    CREST_SCHEMA("Triples", triples_fields, CREST_MODEL(struct triples));
+
+static void test_array_item_with_its_ctype_is_no_member_of_the_holder(void **state)
+{
+    (void)state;
+    struct crest_app *app = crest_app_new("t", "1");
+    char err[CREST_ERR_LEN] = "";
+    struct crest_route r = {.method = "POST", .path = "/x", .handler = ok, .body = &triples_model};
+    assert_int_equal(crest_app_add_route(app, &r, err), 0);
+    crest_app_free(app);
+}
+
 static void test_add_route_refuses_bad_model_declarations(void **state)
 {
     (void)state;
@@ -837,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_form_body_binds_like_the_query),
         cmocka_unit_test(test_openapi_documents_rules_query_models_and_forms),
         cmocka_unit_test(test_add_route_refuses_bad_model_declarations),
+        cmocka_unit_test(test_array_item_with_its_ctype_is_no_member_of_the_holder),
         cmocka_unit_test(test_regex_matches_as_a_search),
         cmocka_unit_test(test_regex_hostile_input_costs_linear_steps),
     };
