@@ -277,7 +277,7 @@ static void usage(FILE *out, struct crest_config *cfg, const struct crest_arg *a
         struct flag f = flag_at(cfg, args, i);
         char now[64] = "";
         if (f.dst && i < N_SERVER) /* an application's help says its own default */
-            value_text(f.kind, f.dst, i < N_SERVER ? server_flags[i].zero : NULL, now, sizeof(now));
+            value_text(f.kind, f.dst, server_flags[i].zero, now, sizeof(now));
         fprintf(out, "  %-30s %s%s%s%s%s%s%s\n", f.name, f.help ? f.help : "",
                 *now ? " (default " : "", now, *now ? ")" : "", f.env ? " [env " : "",
                 f.env ? f.env : "", f.env ? "]" : "");

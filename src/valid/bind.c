@@ -196,12 +196,13 @@ static int check_field(const struct crest_schema *s, const struct crest_field *f
     int rc = check_rules(s, f, err);
     if (rc)
         return rc;
-    if (s->size && f->ctype && item && !ctype_fits(f))
-        return bad_field(s, f, "is an item whose C type its type cannot fill", err);
-    if (s->size && f->ctype && !item) {
+    if (s->size && f->ctype) {
         if (!ctype_fits(f))
-            return bad_field(s, f, "is bound to a member whose C type its type cannot fill", err);
-        if (f->at + valid_bind_size(f) > s->size)
+            return bad_field(s, f,
+                             item ? "is an item whose C type its type cannot fill"
+                                  : "is bound to a member whose C type its type cannot fill",
+                             err);
+        if (!item && f->at + valid_bind_size(f) > s->size)
             return bad_field(s, f, "is bound past the end of the model's struct", err);
     }
     if (f->items) {
